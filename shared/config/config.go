@@ -1,0 +1,112 @@
+// Package config reads Dormancy's settings from the environment once, at a
+// function's start, into a typed struct. A bad value is an error that names
+// the variable; nothing falls back silently.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+)
+
+// Config is every setting any function reads. Each function checks that the
+// ones it needs are present with Require.
+type Config struct {
+	Policy      dormancy.Policy
+	AdminGroups []string
+
+	UsersTable   string
+	AuditTable   string
+	RecordsTable string
+	OutboxTable  string
+	EventBusName string
+	UserPoolID   string
+	CognitoRPS   float64
+}
+
+// Lookup reads a variable; os.LookupEnv in production, a map in tests.
+type Lookup func(string) (string, bool)
+
+// FromEnv reads the process environment.
+func FromEnv() (Config, error) { return Load(os.LookupEnv) }
+
+// Load reads every setting through lookup.
+func Load(lookup Lookup) (Config, error) {
+	get := func(name string) string {
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
+	var c Config
+	var err error
+	if c.Policy.DefaultDays, err = intVar(get, "DORMANCY_DAYS", 45, 1, dormancy.MaxDays); err != nil {
+		return c, err
+	}
+	if c.Policy.WarningDays, err = intVar(get, "WARNING_DAYS", 7, 0, dormancy.MaxDays); err != nil {
+		return c, err
+	}
+	if c.Policy.GroupDays, err = dormancy.ParseGroupPolicies(get("GROUP_POLICIES")); err != nil {
+		return c, fmt.Errorf("GROUP_POLICIES: %w", err)
+	}
+	c.Policy.ExemptGroups = dormancy.ParseGroupList(get("EXEMPT_GROUPS"))
+	c.AdminGroups = []string{"Admin", "Ops"}
+	if v, ok := lookup("ADMIN_GROUPS"); ok {
+		c.AdminGroups = dormancy.ParseGroupList(v)
+		if len(c.AdminGroups) == 0 {
+			return c, fmt.Errorf("ADMIN_GROUPS: must name at least one group")
+		}
+	}
+	if c.Policy.WarningDays >= c.Policy.MinThresholdDays() {
+		return c, fmt.Errorf("WARNING_DAYS: %d must be less than the smallest threshold (%d days, from DORMANCY_DAYS and GROUP_POLICIES)", c.Policy.WarningDays, c.Policy.MinThresholdDays())
+	}
+	c.UsersTable = get("USERS_TABLE")
+	c.AuditTable = get("AUDIT_TABLE")
+	c.RecordsTable = get("RECORDS_TABLE")
+	c.OutboxTable = get("OUTBOX_TABLE")
+	c.EventBusName = get("EVENT_BUS_NAME")
+	c.UserPoolID = get("USER_POOL_ID")
+	c.CognitoRPS = 20
+	if v := get("COGNITO_RPS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 25 {
+			return c, fmt.Errorf("COGNITO_RPS: %q must be a number above 0 and at most 25 (Cognito's AdminUserGlobalSignOut quota)", v)
+		}
+		c.CognitoRPS = f
+	}
+	return c, nil
+}
+
+// Require checks that the named settings are present.
+func (c Config) Require(names ...string) error {
+	vals := map[string]string{
+		"USERS_TABLE": c.UsersTable, "AUDIT_TABLE": c.AuditTable, "RECORDS_TABLE": c.RecordsTable,
+		"OUTBOX_TABLE": c.OutboxTable, "EVENT_BUS_NAME": c.EventBusName, "USER_POOL_ID": c.UserPoolID,
+	}
+	for _, n := range names {
+		v, known := vals[n]
+		if !known {
+			return fmt.Errorf("config: unknown setting %s", n)
+		}
+		if v == "" {
+			return fmt.Errorf("%s: must be set", n)
+		}
+	}
+	return nil
+}
+
+func intVar(get func(string) string, name string, def, min, max int) (int, error) {
+	v := get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a whole number", name, v)
+	}
+	if n < min || n > max {
+		return 0, fmt.Errorf("%s: %d is outside %d–%d", name, n, min, max)
+	}
+	return n, nil
+}

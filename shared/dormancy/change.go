@@ -1,0 +1,201 @@
+package dormancy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Operation names an audit entry's kind (spec §9).
+type Operation string
+
+const (
+	OpCreateUserAccount  Operation = "CreateUserAccount"
+	OpEnableUserAccount  Operation = "EnableUserAccount"
+	OpDisableUserAccount Operation = "DisableUserAccount"
+	OpRecordUserCleared  Operation = "RecordUserCleared"
+)
+
+// Audit sources beyond the creation sources.
+const (
+	SourceAdmin                 = "Admin"
+	SourceAutomaticDeactivation = "AutomaticDeactivation"
+)
+
+// AuditEntry is one append-only line of the audit trail.
+type AuditEntry struct {
+	ID                string
+	UserID            string // the account concerned
+	Operation         Operation
+	OccurredAt        time.Time
+	IsEnabled         bool   // the account's state after the change
+	UserAccount       string // the account's user name
+	Actor             string // SystemActor or the userId of the person who acted
+	Source            string
+	Reason            string
+	ApprovalReference string
+	ApprovedBy        string
+	Comment           string
+	ThresholdDays     int
+	EventID           string // the event this change emitted or was caused by
+	RecordID          string
+	Module            string
+	Field             string
+	PreviousUserID    string
+	PreviousUsername  string
+}
+
+// Change is a state change of one account, ready to be written atomically:
+// the new user, the audit entry and the events owed. SignOut says the user's
+// sessions must be revoked.
+type Change struct {
+	User    User
+	Audit   AuditEntry
+	Events  []Event
+	SignOut bool
+	// Expect is the state the write is conditional on.
+	Expect Expectation
+}
+
+// Expectation is the condition a change is written under: the user must
+// still be in Status and, if LastActivity is set, still have that last
+// activity (a sign-in in between changes it, and wins).
+type Expectation struct {
+	Status       Status
+	LastActivity time.Time
+	Version      int64
+}
+
+// DeactivateForInactivity builds the change that switches off a user found
+// past the threshold by the sweeper or the login hook. Both make the same
+// record and the same event (the event id depends on the user and the last
+// activity that made them dormant, so two racing deactivators agree on it).
+func DeactivateForInactivity(u User, v Verdict, now time.Time) Change {
+	d := &Deactivation{At: now.UTC(), By: SystemActor, Reason: ReasonInactivity, Automatic: true, ThresholdDays: v.ThresholdDays}
+	eventID := StableID(TypeUserDeactivated, u.UserID, FormatTime(v.LastActivity))
+	return deactivate(u, d, v.LastActivity, SourceAutomaticDeactivation, eventID)
+}
+
+// DeactivateByAdmin builds the change an admin makes by hand.
+func DeactivateByAdmin(u User, actor, reason string, thresholdDays int, now time.Time) (Change, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Change{}, fmt.Errorf("%w: reason is required", ErrInvalid)
+	}
+	if u.Status != Active {
+		return Change{}, fmt.Errorf("%w: user %s is not active", ErrConflict, u.UserID)
+	}
+	d := &Deactivation{At: now.UTC(), By: actor, Reason: ReasonAdmin, ThresholdDays: thresholdDays, Comment: reason}
+	eventID := StableID(TypeUserDeactivated, u.UserID, "admin", FormatTime(d.At), strconv.FormatInt(u.Version, 10))
+	return deactivate(u, d, u.LastActivity(), SourceAdmin, eventID), nil
+}
+
+func deactivate(u User, d *Deactivation, lastActivity time.Time, source, eventID string) Change {
+	before := u
+	u.Status = Deactivated
+	u.Deactivation = d
+	u.WarnedAt = time.Time{}
+	u.Version++
+	reason := string(d.Reason)
+	if d.Comment != "" {
+		reason = d.Comment
+	}
+	ev := UserDeactivated{
+		EventID: eventID, UserID: u.UserID, Username: u.Username, OccurredAt: FormatTime(d.At),
+		Reason: d.Reason, Automatic: d.Automatic, Actor: d.By,
+		LastActivityAt: FormatTime(lastActivity), ThresholdDays: d.ThresholdDays, Comment: d.Comment,
+	}
+	return Change{
+		User: u,
+		Audit: AuditEntry{
+			ID: eventID, UserID: u.UserID, Operation: OpDisableUserAccount, OccurredAt: d.At,
+			IsEnabled: false, UserAccount: u.Username, Actor: d.By, Source: source,
+			Reason: reason, ThresholdDays: d.ThresholdDays, EventID: eventID,
+		},
+		Events:  []Event{NewEvent(eventID, SourceUsers, TypeUserDeactivated, u.UserID, d.At, ev)},
+		SignOut: true,
+		Expect:  Expectation{Status: Active, LastActivity: lastActivity, Version: before.Version},
+	}
+}
+
+// ReactivationRequest is an admin's request to switch a user back on.
+type ReactivationRequest struct {
+	Actor             string // the admin's userId
+	ApprovalReference string
+	ApprovedBy        string // the Business Head who approved, not the actor
+	Comment           string
+}
+
+// Reactivate builds the change that switches a deactivated user back on. The
+// user gets a full dormancy period from now.
+func Reactivate(u User, r ReactivationRequest, now time.Time) (Change, error) {
+	r.ApprovalReference = strings.TrimSpace(r.ApprovalReference)
+	r.ApprovedBy = strings.TrimSpace(r.ApprovedBy)
+	switch {
+	case r.ApprovalReference == "":
+		return Change{}, fmt.Errorf("%w: approvalReference is required", ErrInvalid)
+	case r.ApprovedBy == "":
+		return Change{}, fmt.Errorf("%w: approvedBy is required", ErrInvalid)
+	case r.ApprovedBy == r.Actor:
+		return Change{}, fmt.Errorf("%w: approvedBy must be someone other than the caller", ErrInvalid)
+	case u.Status != Deactivated:
+		return Change{}, fmt.Errorf("%w: user %s is not deactivated", ErrConflict, u.UserID)
+	}
+	at := now.UTC()
+	before := u
+	u.Status = Active
+	u.ReactivatedAt = at
+	u.WarnedAt = time.Time{}
+	u.Reactivation = &Reactivation{At: at, By: r.Actor, ApprovalReference: r.ApprovalReference, ApprovedBy: r.ApprovedBy, Comment: r.Comment}
+	u.Version++
+	eventID := StableID(TypeUserReactivated, u.UserID, FormatTime(at), strconv.FormatInt(before.Version, 10))
+	ev := UserReactivated{
+		EventID: eventID, UserID: u.UserID, Username: u.Username, OccurredAt: FormatTime(at),
+		Actor: r.Actor, ApprovalReference: r.ApprovalReference, ApprovedBy: r.ApprovedBy,
+	}
+	return Change{
+		User: u,
+		Audit: AuditEntry{
+			ID: eventID, UserID: u.UserID, Operation: OpEnableUserAccount, OccurredAt: at, IsEnabled: true,
+			UserAccount: u.Username, Actor: r.Actor, Source: SourceAdmin, Reason: r.Comment,
+			ApprovalReference: r.ApprovalReference, ApprovedBy: r.ApprovedBy, EventID: eventID,
+		},
+		Events: []Event{NewEvent(eventID, SourceUsers, TypeUserReactivated, u.UserID, at, ev)},
+		Expect: Expectation{Status: Deactivated, Version: before.Version},
+	}, nil
+}
+
+// WarnDormant builds the change that records a dormancy warning: the user
+// stays active, the warning is remembered for this period, and an event is
+// owed. The event id depends on the period (the last activity), so one
+// period gets one warning however often the sweeper runs.
+func WarnDormant(u User, v Verdict, now time.Time) Change {
+	eventID := StableID(TypeUserDormancyWarning, u.UserID, FormatTime(v.LastActivity))
+	u.WarnedAt = now.UTC()
+	ev := UserDormancyWarning{
+		EventID: eventID, UserID: u.UserID, Username: u.Username, OccurredAt: FormatTime(now),
+		LastActivityAt: FormatTime(v.LastActivity), ThresholdDays: v.ThresholdDays, DeactivationDue: FormatTime(v.DueAt),
+	}
+	return Change{
+		User:   u,
+		Events: []Event{NewEvent(eventID, SourceUsers, TypeUserDormancyWarning, u.UserID, now, ev)},
+		Expect: Expectation{Status: Active, LastActivity: v.LastActivity},
+	}
+}
+
+// NewAccount builds a new ACTIVE user and its CreateUserAccount audit entry.
+func NewAccount(userID, username string, groups []string, source CreationSource, actor string, createdAt, now time.Time) (User, AuditEntry) {
+	u := User{
+		UserID: userID, Username: username, Status: Active, Groups: groups,
+		CreationSource: source, CreatedAt: createdAt.UTC(), Version: 1,
+	}
+	if source == FirstLogin {
+		u.LastLoginAt = createdAt.UTC()
+	}
+	id := StableID(string(OpCreateUserAccount), userID)
+	return u, AuditEntry{
+		ID: id, UserID: userID, Operation: OpCreateUserAccount, OccurredAt: now.UTC(), IsEnabled: true,
+		UserAccount: username, Actor: actor, Source: string(source),
+	}
+}

@@ -1,0 +1,118 @@
+package dormancy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event sources and detail types of spec §6. They are part of the contract:
+// EventBridge rules, consumers and dashboards match on them.
+const (
+	SourceUsers   = "dormancy.users"
+	SourceRecords = "dormancy.records"
+
+	TypeUserDeactivated     = "UserDeactivated"
+	TypeUserReactivated     = "UserReactivated"
+	TypeUserDormancyWarning = "UserDormancyWarning"
+	TypeRecordUserCleared   = "RecordUserCleared"
+)
+
+// UserDeactivated is the detail of a UserDeactivated event.
+type UserDeactivated struct {
+	EventID        string `json:"eventId"`
+	UserID         string `json:"userId"`
+	Username       string `json:"username"`
+	OccurredAt     string `json:"occurredAt"`
+	Reason         Reason `json:"reason"`
+	Automatic      bool   `json:"automatic"`
+	Actor          string `json:"actor"`
+	LastActivityAt string `json:"lastActivityAt"`
+	ThresholdDays  int    `json:"thresholdDays"`
+	Comment        string `json:"comment,omitempty"`
+}
+
+// UserReactivated is the detail of a UserReactivated event.
+type UserReactivated struct {
+	EventID           string `json:"eventId"`
+	UserID            string `json:"userId"`
+	Username          string `json:"username"`
+	OccurredAt        string `json:"occurredAt"`
+	Actor             string `json:"actor"`
+	ApprovalReference string `json:"approvalReference"`
+	ApprovedBy        string `json:"approvedBy"`
+}
+
+// UserDormancyWarning is the detail of a UserDormancyWarning event, sent once
+// per dormancy period, WARNING_DAYS before the user would be deactivated.
+type UserDormancyWarning struct {
+	EventID         string `json:"eventId"`
+	UserID          string `json:"userId"`
+	Username        string `json:"username"`
+	OccurredAt      string `json:"occurredAt"`
+	LastActivityAt  string `json:"lastActivityAt"`
+	ThresholdDays   int    `json:"thresholdDays"`
+	DeactivationDue string `json:"deactivationDueAt"`
+}
+
+// RecordUserCleared is the detail of a RecordUserCleared event: a user field of
+// an open record no longer names the (deactivated) user.
+type RecordUserCleared struct {
+	EventID        string `json:"eventId"`
+	UserID         string `json:"userId"`
+	Username       string `json:"username"`
+	OccurredAt     string `json:"occurredAt"`
+	RecordID       string `json:"recordId"`
+	Module         string `json:"module"`
+	Field          string `json:"field"`
+	PreviousUserID string `json:"previousUserId"`
+	CauseEventID   string `json:"causeEventId,omitempty"`
+}
+
+// Event is an event ready to publish: its EventBridge envelope fields and its
+// detail, already encoded.
+type Event struct {
+	ID         string
+	Source     string
+	DetailType string
+	UserID     string
+	OccurredAt time.Time
+	Detail     json.RawMessage
+}
+
+// NewEvent encodes detail into an Event. The id must be the detail's eventId.
+func NewEvent(id, source, detailType, userID string, at time.Time, detail any) Event {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		// The detail types above are plain structs of strings, bools and ints.
+		panic(fmt.Sprintf("dormancy: encode %s detail: %v", detailType, err))
+	}
+	return Event{ID: id, Source: source, DetailType: detailType, UserID: userID, OccurredAt: at.UTC(), Detail: b}
+}
+
+// StableID derives an event (or audit entry) id from the parts that identify
+// a change, so that the same change always gets the same id however often it
+// is retried. It is formatted like a UUID for readability.
+func StableID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	s := hex.EncodeToString(h.Sum(nil)[:16])
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
+
+// FormatTime is the one timestamp format of events, audit entries and the API:
+// RFC 3339 in UTC with milliseconds.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(TimeLayout)
+}
+
+// TimeLayout is fixed-width, so string order is time order.
+const TimeLayout = "2006-01-02T15:04:05.000Z"

@@ -1,0 +1,69 @@
+// Package dynamo is the one place Dormancy talks to DynamoDB. It stores user
+// accounts, the audit trail, records and the event outbox, and turns
+// DynamoDB's conditional-check and transaction failures into the domain's own
+// errors (see errors.go).
+//
+// # Tables
+//
+// The tables and indexes are declared once, in schema.go: CreateTables makes
+// them for DynamoDB Local and tests, and the CDK app in infra/ builds the
+// deployed tables from the same declaration.
+//
+// Four tables, each named by an environment variable so that CloudFormation can
+// choose the names. Every timestamp is stored as a fixed-width UTC string
+// ("2006-01-02T15:04:05.000Z"), so string order is time order and key
+// conditions can compare them.
+//
+// Users (USERS_TABLE), partition key userId (S). One item per Cognito user:
+// username, status (ACTIVE or DEACTIVATED), groups, creationSource, createdAt,
+// lastLoginAt, reactivatedAt, lastActivityAt (the latest of the three, kept by
+// every write), the deactivation and reactivation details, warnedAt, version.
+// Three sparse global secondary indexes hang off helper attributes that a
+// write sets or removes together with the state:
+//
+//   - bySweep: partition sweepShard, sort lastActivityAt; projection INCLUDE
+//     (the attributes the policy needs: username, groups, status, warnedAt,
+//     createdAt, lastLoginAt, reactivatedAt, version). sweepShard is "A#nn" for an
+//     ACTIVE user not yet warned in the current dormancy period, "W#nn" once
+//     warned, and absent for a DEACTIVATED user; nn is one of 16 shards chosen
+//     by a hash of the userId, so that sign-in stamps at millions of users
+//     spread over 32 partition keys instead of one. The sweeper queries each
+//     shard for lastActivityAt <= a cut-off, so it reads only users at or past
+//     a threshold (or inside the warning window, for users not yet warned):
+//     its cost follows the dormant users, not the table.
+//   - byList: partition listShard ("ACTIVE#nn" or "DEACTIVATED#nn"), sort
+//     lastActivityAt; projection ALL. The admin listing merges the 16 shards of
+//     a status, newest activity first.
+//   - byName: partition lookupKey ("ACTIVE#" + first letter of the lower-cased
+//     user name), sort usernameLower; projection INCLUDE (userId, username).
+//     Only ACTIVE users carry lookupKey, so pickers never offer a deactivated
+//     user. Sign-ins do not write to this index (none of its attributes change).
+//
+// Audit (AUDIT_TABLE), partition key userId (S), sort key sk (S,
+// occurredAt + "#" + auditId). Append-only: every put is conditional on the
+// item not existing, and the code has no update or delete for it. auditId is
+// derived from the change (or the event) that caused the entry, so a retried
+// change writes the same entry once. One index:
+//
+//   - byDay: partition auditDay ("2026-11-24"), sort sk; projection ALL. The
+//     cross-user trail (GET /audit?from=&to=) queries one day at a time.
+//
+// Records (RECORDS_TABLE), partition key recordId (S), sort key sk (S). The
+// record itself is sk "RECORD" (module, status, fields map of field name to
+// userId, needsReassignment list, version). For each user field of an Open
+// record there is a reference item sk "REF#" + field with refUserId; one index:
+//
+//   - byUser: partition refUserId, sort refKey (recordId + "#" + field);
+//     projection INCLUDE (field). Finding the open records that name a user costs one item per
+//     such reference, whatever the size of the table. Closed, Resolved and
+//     Cancelled records have no reference items, so they are never read by a
+//     reassignment.
+//
+// Outbox (OUTBOX_TABLE), partition key shard (S, "0".."3"), sort key sk (S,
+// createdAt + "#" + id). The transactional outbox: a state change writes the
+// events it owes (and the Cognito sign-out it owes) in the same transaction
+// as the change; the sweeper publishes them and deletes each one only after
+// EventBridge (or Cognito) accepted it. Items: kind ("event" or "signout"),
+// id (the event id), source, detailType, detail (JSON), userId, username,
+// attempts, lastError.
+package dynamo

@@ -1,0 +1,157 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+)
+
+// Kinds of outbox items.
+const (
+	KindEvent   = "event"
+	KindSignOut = "signout"
+)
+
+// OutboxItem is work a committed change still owes: an event to publish or a
+// user's sessions to revoke.
+type OutboxItem struct {
+	Kind     string
+	Event    dormancy.Event // for KindEvent; for KindSignOut only ID, UserID and OccurredAt
+	Username string
+	Attempts int
+	LastErr  string
+	shard    string
+}
+
+func eventOutboxItem(e dormancy.Event, username string) OutboxItem {
+	return OutboxItem{Kind: KindEvent, Event: e, Username: username}
+}
+
+func signOutOutboxItem(u dormancy.User, at time.Time, changeID string) OutboxItem {
+	return OutboxItem{
+		Kind:     KindSignOut,
+		Event:    dormancy.Event{ID: "signout-" + changeID, UserID: u.UserID, OccurredAt: at},
+		Username: u.Username,
+	}
+}
+
+func (s *Store) outboxPut(o OutboxItem) *types.Put {
+	it := map[string]types.AttributeValue{
+		"shard":      str(strconv.Itoa(shardOf(o.Event.ID, outboxShards))),
+		"sk":         str(o.Event.ID),
+		"kind":       str(o.Kind),
+		"userId":     str(o.Event.UserID),
+		"username":   str(o.Username),
+		"occurredAt": str(ts(o.Event.OccurredAt)),
+		"attempts":   num(0),
+	}
+	if o.Kind == KindEvent {
+		it["source"] = str(o.Event.Source)
+		it["detailType"] = str(o.Event.DetailType)
+		it["detail"] = str(string(o.Event.Detail))
+	}
+	return &types.Put{TableName: &s.tables.Outbox, Item: it}
+}
+
+func outboxFrom(it map[string]types.AttributeValue) (OutboxItem, error) {
+	s := func(k string) string {
+		if v, ok := it[k].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	at, err := parseTS(s("occurredAt"))
+	if err != nil {
+		return OutboxItem{}, fmt.Errorf("outbox item %s: %w", s("sk"), err)
+	}
+	o := OutboxItem{
+		Kind:     s("kind"),
+		Username: s("username"),
+		LastErr:  s("lastError"),
+		shard:    s("shard"),
+		Event: dormancy.Event{
+			ID: s("sk"), Source: s("source"), DetailType: s("detailType"), UserID: s("userId"),
+			OccurredAt: at, Detail: []byte(s("detail")),
+		},
+	}
+	if n, ok := it["attempts"].(*types.AttributeValueMemberN); ok {
+		o.Attempts, _ = strconv.Atoi(n.Value)
+	}
+	return o, nil
+}
+
+// Outbox lists what is owed, up to limit items per shard.
+func (s *Store) Outbox(ctx context.Context, limit int32) ([]OutboxItem, error) {
+	var all []OutboxItem
+	for i := range outboxShards {
+		var start map[string]types.AttributeValue
+		for n := int32(0); n < limit; {
+			out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 &s.tables.Outbox,
+				KeyConditionExpression:    aws.String("#shard = :s"),
+				ExpressionAttributeNames:  map[string]string{"#shard": "shard"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(strconv.Itoa(i))},
+				ConsistentRead:            aws.Bool(true),
+				Limit:                     aws.Int32(limit - n),
+				ExclusiveStartKey:         start,
+			})
+			if err != nil {
+				return all, translate("read outbox", err)
+			}
+			for _, it := range out.Items {
+				o, err := outboxFrom(it)
+				if err != nil {
+					return all, err
+				}
+				all = append(all, o)
+			}
+			n += int32(len(out.Items))
+			if start = out.LastEvaluatedKey; start == nil {
+				break
+			}
+		}
+	}
+	return all, nil
+}
+
+// Done removes an item once EventBridge (or Cognito) accepted it.
+func (s *Store) Done(ctx context.Context, o OutboxItem) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.tables.Outbox,
+		Key:       map[string]types.AttributeValue{"shard": str(s.shardOf(o)), "sk": str(o.Event.ID)},
+	})
+	return translate("outbox done "+o.Event.ID, err)
+}
+
+// Failed records a failed attempt, so an item that keeps failing is visible.
+func (s *Store) Failed(ctx context.Context, o OutboxItem, cause error) error {
+	msg := cause.Error()
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.tables.Outbox,
+		Key:                       map[string]types.AttributeValue{"shard": str(s.shardOf(o)), "sk": str(o.Event.ID)},
+		UpdateExpression:          aws.String("SET attempts = attempts + :one, lastError = :e"),
+		ConditionExpression:       aws.String("attribute_exists(sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":e": str(msg)},
+	})
+	if err = translate("outbox failed "+o.Event.ID, err); isConflict(err) {
+		return nil // already done by a concurrent run
+	}
+	return err
+}
+
+func (s *Store) shardOf(o OutboxItem) string {
+	if o.shard != "" {
+		return o.shard
+	}
+	return strconv.Itoa(shardOf(o.Event.ID, outboxShards))
+}

@@ -1,0 +1,72 @@
+package dynamo
+
+// Table declares one table: its keys and its global secondary indexes. All
+// key attributes are strings.
+type Table struct {
+	Name    string // the logical name: Users, Audit, Records, Outbox
+	EnvVar  string // the variable that carries the deployed table's name
+	PK, SK  string // SK empty for a table without a sort key
+	Indexes []Index
+	// Retain: the data must survive a stack deletion.
+	Retain bool
+}
+
+// Index declares a global secondary index.
+type Index struct {
+	Name   string
+	PK, SK string
+	// Projection is "ALL", "KEYS_ONLY" or "INCLUDE" with NonKey.
+	Projection string
+	NonKey     []string
+}
+
+// Index names used by queries.
+const (
+	IndexBySweep = "bySweep"
+	IndexByList  = "byList"
+	IndexByName  = "byName"
+	IndexByDay   = "byDay"
+	IndexByUser  = "byUser"
+)
+
+// Schema is every table Dormancy uses, as deployed and as created locally.
+var Schema = []Table{
+	{
+		Name: "Users", EnvVar: "USERS_TABLE", PK: "userId", Retain: true,
+		Indexes: []Index{
+			{Name: IndexBySweep, PK: "sweepShard", SK: "lastActivityAt", Projection: "INCLUDE",
+				NonKey: []string{"username", "groups", "status", "warnedAt", "createdAt", "lastLoginAt", "reactivatedAt", "version"}},
+			{Name: IndexByList, PK: "listShard", SK: "lastActivityAt", Projection: "ALL"},
+			{Name: IndexByName, PK: "lookupKey", SK: "usernameLower", Projection: "INCLUDE", NonKey: []string{"username"}},
+		},
+	},
+	{
+		Name: "Audit", EnvVar: "AUDIT_TABLE", PK: "userId", SK: "sk", Retain: true,
+		Indexes: []Index{{Name: IndexByDay, PK: "auditDay", SK: "sk", Projection: "ALL"}},
+	},
+	{
+		Name: "Records", EnvVar: "RECORDS_TABLE", PK: "recordId", SK: "sk", Retain: true,
+		Indexes: []Index{{Name: IndexByUser, PK: "refUserId", SK: "refKey", Projection: "INCLUDE", NonKey: []string{"field"}}},
+	},
+	{Name: "Outbox", EnvVar: "OUTBOX_TABLE", PK: "shard", SK: "sk"},
+}
+
+// Tables holds the deployed names of the tables.
+type Tables struct {
+	Users, Audit, Records, Outbox string
+}
+
+// name returns the deployed name of a declared table.
+func (t Tables) name(logical string) string {
+	switch logical {
+	case "Users":
+		return t.Users
+	case "Audit":
+		return t.Audit
+	case "Records":
+		return t.Records
+	case "Outbox":
+		return t.Outbox
+	}
+	return ""
+}

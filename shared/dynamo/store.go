@@ -1,0 +1,131 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+)
+
+// API is the part of the DynamoDB client the store calls.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// Store reads and writes Dormancy's tables.
+type Store struct {
+	db     API
+	tables Tables
+}
+
+// New returns a store over the given tables.
+func New(db API, tables Tables) *Store { return &Store{db: db, tables: tables} }
+
+// Tables returns the names the store works on.
+func (s *Store) Tables() Tables { return s.tables }
+
+// Shards of the sparse user indexes, and of the outbox.
+const (
+	UserShards   = 16
+	outboxShards = 4
+)
+
+func shardOf(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// SweepShards lists the bySweep partition keys a sweep reads: the not-yet-
+// warned ("A#nn") and the warned ("W#nn") shards.
+func SweepShards(warned bool) []string {
+	p := "A#"
+	if warned {
+		p = "W#"
+	}
+	out := make([]string, UserShards)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%02d", p, i)
+	}
+	return out
+}
+
+// ts formats a time for storage; the zero time is stored as absent.
+func ts(t time.Time) string { return dormancy.FormatTime(t) }
+
+func parseTS(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(dormancy.TimeLayout, s)
+}
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: fmt.Sprint(n)}
+}
+
+// translate turns a DynamoDB error into the domain's: a failed condition is
+// dormancy.ErrConflict, a cancelled transaction is ErrConflict when a
+// condition (or a concurrent transaction) cancelled it, and anything else is
+// ErrUnavailable. It is the only place that knows DynamoDB's error types.
+func translate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("%s: %w", op, dormancy.ErrConflict)
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed", "TransactionConflict":
+				return fmt.Errorf("%s: %s: %w", op, reasons(tce), dormancy.ErrConflict)
+			}
+		}
+		return fmt.Errorf("%s: %s: %w: %v", op, reasons(tce), dormancy.ErrUnavailable, err)
+	}
+	var tip *types.TransactionInProgressException
+	if errors.As(err, &tip) {
+		return fmt.Errorf("%s: %w", op, dormancy.ErrConflict)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w: %w", op, dormancy.ErrUnavailable, err)
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "ValidationException" {
+		// A request DynamoDB refused as malformed is a bug or bad input, not
+		// an outage; it still must not reach a client as text.
+		return fmt.Errorf("%s: %w: %v", op, dormancy.ErrInvalid, err)
+	}
+	return fmt.Errorf("%s: %w: %v", op, dormancy.ErrUnavailable, err)
+}
+
+func reasons(tce *types.TransactionCanceledException) string {
+	var parts []string
+	for _, r := range tce.CancellationReasons {
+		parts = append(parts, aws.ToString(r.Code))
+	}
+	return "cancelled [" + strings.Join(parts, " ") + "]"
+}
+
+func isConflict(err error) bool { return errors.Is(err, dormancy.ErrConflict) }
+
+func asErr[T error](err error, target *T) bool { return errors.As(err, target) }

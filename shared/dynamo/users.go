@@ -1,0 +1,401 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+)
+
+// Index helper attributes of a user item, derived from its state. Every write
+// that changes the state sets them together with it.
+func sweepShard(u dormancy.User) string {
+	if u.Status != dormancy.Active {
+		return ""
+	}
+	p := "A#"
+	if !u.WarnedAt.IsZero() {
+		p = "W#"
+	}
+	return fmt.Sprintf("%s%02d", p, shardOf(u.UserID, UserShards))
+}
+
+func listShard(userID string, s dormancy.Status) string {
+	return fmt.Sprintf("%s#%02d", s, shardOf(userID, UserShards))
+}
+
+// lookupKey partitions active users by the first letter of their name, for
+// prefix look-ups; deactivated users have none and so are never offered.
+func lookupKey(u dormancy.User) string {
+	if u.Status != dormancy.Active {
+		return ""
+	}
+	return "ACTIVE#" + firstRune(strings.ToLower(u.Username))
+}
+
+func firstRune(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || !unicode.IsPrint(r) {
+		return "_"
+	}
+	return string(r)
+}
+
+// userItem encodes a user as a full item.
+func userItem(u dormancy.User) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"userId":         str(u.UserID),
+		"username":       str(u.Username),
+		"usernameLower":  str(strings.ToLower(u.Username)),
+		"status":         str(string(u.Status)),
+		"groups":         groupsValue(u.Groups),
+		"createdAt":      str(ts(u.CreatedAt)),
+		"lastActivityAt": str(ts(u.LastActivity())),
+		"listShard":      str(listShard(u.UserID, u.Status)),
+		"version":        num(u.Version),
+	}
+	set := func(k, v string) {
+		if v != "" {
+			it[k] = str(v)
+		}
+	}
+	set("creationSource", string(u.CreationSource))
+	set("lastLoginAt", ts(u.LastLoginAt))
+	set("reactivatedAt", ts(u.ReactivatedAt))
+	set("warnedAt", ts(u.WarnedAt))
+	set("sweepShard", sweepShard(u))
+	set("lookupKey", lookupKey(u))
+	for k, v := range deactivationAttrs(u.Deactivation) {
+		it[k] = v
+	}
+	for k, v := range reactivationAttrs(u.Reactivation) {
+		it[k] = v
+	}
+	return it
+}
+
+func groupsValue(groups []string) types.AttributeValue {
+	l := make([]types.AttributeValue, 0, len(groups))
+	for _, g := range groups {
+		l = append(l, str(g))
+	}
+	return &types.AttributeValueMemberL{Value: l}
+}
+
+func deactivationAttrs(d *dormancy.Deactivation) map[string]types.AttributeValue {
+	if d == nil {
+		return nil
+	}
+	m := map[string]types.AttributeValue{
+		"deactivatedAt":             str(ts(d.At)),
+		"deactivatedBy":             str(d.By),
+		"deactivationReason":        str(string(d.Reason)),
+		"automaticDeactivation":     &types.AttributeValueMemberBOOL{Value: d.Automatic},
+		"deactivationThresholdDays": num(int64(d.ThresholdDays)),
+	}
+	if d.Comment != "" {
+		m["deactivationComment"] = str(d.Comment)
+	}
+	return m
+}
+
+func reactivationAttrs(r *dormancy.Reactivation) map[string]types.AttributeValue {
+	if r == nil {
+		return nil
+	}
+	m := map[string]types.AttributeValue{
+		"reactivatedAt":     str(ts(r.At)),
+		"reactivatedBy":     str(r.By),
+		"approvalReference": str(r.ApprovalReference),
+		"approvedBy":        str(r.ApprovedBy),
+	}
+	if r.Comment != "" {
+		m["reactivationComment"] = str(r.Comment)
+	}
+	return m
+}
+
+// userFrom decodes a user item (whole, or as projected into an index).
+func userFrom(it map[string]types.AttributeValue) (dormancy.User, error) {
+	s := func(k string) string {
+		if v, ok := it[k].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	n := func(k string) int64 {
+		if v, ok := it[k].(*types.AttributeValueMemberN); ok {
+			x, _ := strconv.ParseInt(v.Value, 10, 64)
+			return x
+		}
+		return 0
+	}
+	var err error
+	t := func(k string) time.Time {
+		v, e := parseTS(s(k))
+		if e != nil && err == nil {
+			err = fmt.Errorf("user %s: attribute %s: %w", s("userId"), k, e)
+		}
+		return v
+	}
+	u := dormancy.User{
+		UserID: s("userId"), Username: s("username"), Status: dormancy.Status(s("status")),
+		CreationSource: dormancy.CreationSource(s("creationSource")),
+		CreatedAt:      t("createdAt"), LastLoginAt: t("lastLoginAt"), ReactivatedAt: t("reactivatedAt"),
+		WarnedAt: t("warnedAt"), Version: n("version"),
+	}
+	if l, ok := it["groups"].(*types.AttributeValueMemberL); ok {
+		for _, g := range l.Value {
+			if gs, ok := g.(*types.AttributeValueMemberS); ok {
+				u.Groups = append(u.Groups, gs.Value)
+			}
+		}
+	}
+	if s("deactivatedAt") != "" {
+		auto, _ := it["automaticDeactivation"].(*types.AttributeValueMemberBOOL)
+		u.Deactivation = &dormancy.Deactivation{
+			At: t("deactivatedAt"), By: s("deactivatedBy"), Reason: dormancy.Reason(s("deactivationReason")),
+			Automatic: auto != nil && auto.Value, ThresholdDays: int(n("deactivationThresholdDays")),
+			Comment: s("deactivationComment"),
+		}
+	}
+	if s("reactivatedBy") != "" {
+		u.Reactivation = &dormancy.Reactivation{
+			At: t("reactivatedAt"), By: s("reactivatedBy"), ApprovalReference: s("approvalReference"),
+			ApprovedBy: s("approvedBy"), Comment: s("reactivationComment"),
+		}
+	}
+	return u, err
+}
+
+func userKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"userId": str(id)}
+}
+
+// GetUser reads one user with a strongly consistent read.
+func (s *Store) GetUser(ctx context.Context, userID string) (dormancy.User, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.tables.Users, Key: userKey(userID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return dormancy.User{}, translate("get user "+userID, err)
+	}
+	if out.Item == nil {
+		return dormancy.User{}, fmt.Errorf("user %s: %w", userID, dormancy.ErrNotFound)
+	}
+	return userFrom(out.Item)
+}
+
+// CreateUser writes a new user and its creation audit entry atomically. It
+// returns ErrExists, and changes nothing, when the user is already known:
+// creationSource is set once and never overwritten.
+func (s *Store) CreateUser(ctx context.Context, u dormancy.User, audit dormancy.AuditEntry) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.tables.Users, Item: userItem(u), ConditionExpression: aws.String("attribute_not_exists(userId)")}},
+		{Put: s.auditPut(audit)},
+	}})
+	if err = translate("create user "+u.UserID, err); err != nil {
+		if isConflict(err) {
+			return fmt.Errorf("create user %s: %w", u.UserID, dormancy.ErrExists)
+		}
+		return err
+	}
+	return nil
+}
+
+// RecordSignIn stamps a successful sign-in, only while the user is ACTIVE:
+// a sign-in never reactivates anyone. It starts a new dormancy period, so a
+// warning sent in the old one no longer counts. It returns ErrNotFound when
+// the user has no record and ErrConflict when the user is not ACTIVE.
+func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) error {
+	active := dormancy.User{UserID: userID, Status: dormancy.Active}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &s.tables.Users,
+		Key:                      userKey(userID),
+		UpdateExpression:         aws.String("SET lastLoginAt = :t, lastActivityAt = :t, sweepShard = :shard REMOVE warnedAt"),
+		ConditionExpression:      aws.String("#status = :active"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": str(ts(at)), ":shard": str(sweepShard(active)), ":active": str(string(dormancy.Active)),
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	_ = out
+	if err != nil {
+		if old, ok := conditionItem(err); ok && old == nil {
+			return fmt.Errorf("sign-in of %s: %w", userID, dormancy.ErrNotFound)
+		}
+		return translate("sign-in of "+userID, err)
+	}
+	return nil
+}
+
+// SetGroups records the user's groups as Cognito sent them at token
+// generation. It returns ErrNotFound when the user has no record.
+func (s *Store) SetGroups(ctx context.Context, userID string, groups []string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.tables.Users,
+		Key:                       userKey(userID),
+		UpdateExpression:          aws.String("SET #groups = :g"),
+		ConditionExpression:       aws.String("attribute_exists(userId)"),
+		ExpressionAttributeNames:  map[string]string{"#groups": "groups"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": groupsValue(groups)},
+	})
+	if err = translate("set groups of "+userID, err); isConflict(err) {
+		return fmt.Errorf("set groups of %s: %w", userID, dormancy.ErrNotFound)
+	}
+	return err
+}
+
+// Apply writes a state change atomically: the user's new state (only if the
+// user is still as the change expects), its audit entry (if any), and the
+// events and sign-out it owes, into the outbox. ErrConflict means the user
+// was no longer as expected (a sign-in, another sweep or an admin came
+// first) and nothing was written.
+func (s *Store) Apply(ctx context.Context, c dormancy.Change) error {
+	u := c.User
+	names := map[string]string{"#status": "status"}
+	values := map[string]types.AttributeValue{
+		":expect": str(string(c.Expect.Status)),
+		":status": str(string(u.Status)),
+		":list":   str(listShard(u.UserID, u.Status)),
+	}
+	set := []string{"#status = :status", "listShard = :list"}
+	var remove []string
+	cond := []string{"#status = :expect"}
+	if !c.Expect.LastActivity.IsZero() {
+		cond = append(cond, "lastActivityAt = :la")
+		values[":la"] = str(ts(c.Expect.LastActivity))
+	}
+	if c.Expect.Version != 0 {
+		cond = append(cond, "version = :v")
+		values[":v"] = num(c.Expect.Version)
+	}
+	opt := func(attr, val string) {
+		if val == "" {
+			remove = append(remove, attr)
+			return
+		}
+		set = append(set, attr+" = :"+attr)
+		values[":"+attr] = str(val)
+	}
+	opt("sweepShard", sweepShard(u))
+	opt("lookupKey", lookupKey(u))
+	opt("warnedAt", ts(u.WarnedAt))
+	if c.Expect.Status != u.Status {
+		// A state transition: record who, when and why, and bump the version.
+		set = append(set, "version = version + :one")
+		values[":one"] = num(1)
+		attrs := deactivationAttrs(u.Deactivation)
+		if u.Status == dormancy.Active {
+			attrs = reactivationAttrs(u.Reactivation)
+			set = append(set, "lastActivityAt = :reactivatedAt")
+		}
+		for k, v := range attrs {
+			set = append(set, k+" = :"+k)
+			values[":"+k] = v
+		}
+		if u.Status == dormancy.Deactivated {
+			// A deactivation's comment belongs to this deactivation only.
+			if _, ok := attrs["deactivationComment"]; !ok {
+				remove = append(remove, "deactivationComment")
+			}
+		} else if _, ok := attrs["reactivationComment"]; !ok {
+			remove = append(remove, "reactivationComment")
+		}
+	}
+	expr := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName: &s.tables.Users, Key: userKey(u.UserID),
+		UpdateExpression: &expr, ConditionExpression: aws.String(strings.Join(cond, " AND ")),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	}}}
+	if c.Audit.ID != "" {
+		items = append(items, types.TransactWriteItem{Put: s.auditPut(c.Audit)})
+	}
+	for _, e := range c.Events {
+		items = append(items, types.TransactWriteItem{Put: s.outboxPut(eventOutboxItem(e, u.Username))})
+	}
+	if c.SignOut {
+		items = append(items, types.TransactWriteItem{Put: s.outboxPut(signOutOutboxItem(u, c.Audit.OccurredAt, c.Audit.ID))})
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return translate(fmt.Sprintf("%s %s", changeName(c), u.UserID), err)
+}
+
+func changeName(c dormancy.Change) string {
+	if c.Audit.Operation != "" {
+		return string(c.Audit.Operation)
+	}
+	if len(c.Events) > 0 {
+		return c.Events[0].DetailType
+	}
+	return "change"
+}
+
+// SweepPage is one page of a sweep shard.
+type SweepPage struct {
+	Users []dormancy.User
+	// Read is the number of items DynamoDB read for the page.
+	Read int
+	// Next resumes the shard; nil when it is exhausted.
+	Next map[string]types.AttributeValue
+}
+
+// SweepCandidates reads one bySweep shard for users whose last activity is at
+// or before cutoff, oldest first. The index is eventually consistent: every
+// change made from what it returns must be conditional.
+func (s *Store) SweepCandidates(ctx context.Context, shard string, cutoff time.Time, limit int32, start map[string]types.AttributeValue) (SweepPage, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &s.tables.Users,
+		IndexName:              aws.String(IndexBySweep),
+		KeyConditionExpression: aws.String("sweepShard = :s AND lastActivityAt <= :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":s": str(shard), ":c": str(ts(cutoff)),
+		},
+		Limit:             aws.Int32(limit),
+		ExclusiveStartKey: start,
+	})
+	if err != nil {
+		return SweepPage{}, translate("sweep shard "+shard, err)
+	}
+	p := SweepPage{Read: int(out.ScannedCount), Next: out.LastEvaluatedKey}
+	for _, it := range out.Items {
+		u, err := userFrom(it)
+		if err != nil {
+			return p, err
+		}
+		p.Users = append(p.Users, u)
+	}
+	return p, nil
+}
+
+// conditionItem returns the item DynamoDB sent back with a failed condition
+// (nil when the item did not exist).
+func conditionItem(err error) (map[string]types.AttributeValue, bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if !asErr(err, &ccf) {
+		return nil, false
+	}
+	return ccf.Item, true
+}
+
+func sameGroups(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
