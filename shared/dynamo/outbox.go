@@ -139,7 +139,7 @@ func (s *Store) Failed(ctx context.Context, o OutboxItem, cause error) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.tables.Outbox,
 		Key:                       map[string]types.AttributeValue{"shard": str(s.shardOf(o)), "sk": str(o.Event.ID)},
-		UpdateExpression:          aws.String("SET attempts = attempts + :one, lastError = :e"),
+		UpdateExpression:          aws.String("SET attempts = attempts + :one, lastError = :e REMOVE claimedUntil"),
 		ConditionExpression:       aws.String("attribute_exists(sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":e": str(msg)},
 	})
@@ -154,4 +154,18 @@ func (s *Store) shardOf(o OutboxItem) string {
 		return o.shard
 	}
 	return strconv.Itoa(shardOf(o.Event.ID, outboxShards))
+}
+
+// Claim takes an item for one relay until the given time, so that two sweeps
+// running at once do not both publish it. ErrConflict means another relay
+// holds it (or it is done).
+func (s *Store) Claim(ctx context.Context, o OutboxItem, now, until time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.tables.Outbox,
+		Key:                       map[string]types.AttributeValue{"shard": str(s.shardOf(o)), "sk": str(o.Event.ID)},
+		UpdateExpression:          aws.String("SET claimedUntil = :until"),
+		ConditionExpression:       aws.String("attribute_exists(sk) AND (attribute_not_exists(claimedUntil) OR claimedUntil < :now)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":until": str(ts(until)), ":now": str(ts(now))},
+	})
+	return translate("claim outbox item "+o.Event.ID, err)
 }

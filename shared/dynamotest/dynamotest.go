@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -95,11 +98,23 @@ func Items(tb testing.TB, db *dynamodb.Client, table string) []map[string]types.
 	return all
 }
 
-// Snapshot returns every item of every table, to show that something wrote
-// nothing.
-func Snapshot(tb testing.TB, db *dynamodb.Client, t dynamo.Tables) map[string][]map[string]types.AttributeValue {
-	return map[string][]map[string]types.AttributeValue{
-		"Users": Items(tb, db, t.Users), "Audit": Items(tb, db, t.Audit),
-		"Records": Items(tb, db, t.Records), "Outbox": Items(tb, db, t.Outbox),
+// Snapshot returns every item of every table as plain values, sorted, to
+// show that something wrote nothing (compare two snapshots with cmp.Diff).
+func Snapshot(tb testing.TB, db *dynamodb.Client, t dynamo.Tables) map[string][]string {
+	tb.Helper()
+	out := map[string][]string{}
+	for name, table := range map[string]string{"Users": t.Users, "Audit": t.Audit, "Records": t.Records, "Outbox": t.Outbox} {
+		var rows []string
+		for _, it := range Items(tb, db, table) {
+			var m map[string]any
+			if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+				tb.Fatal(err)
+			}
+			b, _ := json.Marshal(m) // map keys are sorted
+			rows = append(rows, string(b))
+		}
+		sort.Strings(rows)
+		out[name] = rows
 	}
+	return out
 }

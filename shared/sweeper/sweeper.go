@@ -1,0 +1,378 @@
+// Package sweeper deactivates users whose last activity is past their
+// threshold, warns those about to be, and has their events and sign-outs
+// delivered. It reads only users at or past a cut-off, from the sparse,
+// sharded activity index: its cost follows the dormant users, not the table.
+package sweeper
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/outbox"
+)
+
+// Store is what a sweep needs from the data store.
+type Store interface {
+	SweepCandidates(ctx context.Context, shard string, cutoff time.Time, limit int32, start map[string]types.AttributeValue) (dynamo.SweepPage, error)
+	Apply(ctx context.Context, c dormancy.Change) error
+}
+
+// Relay delivers what the outbox owes.
+type Relay interface {
+	Flush(ctx context.Context) (outbox.Result, error)
+}
+
+// Sweeper runs sweeps.
+type Sweeper struct {
+	Store  Store
+	Relay  Relay
+	Policy dormancy.Policy
+	Now    func() time.Time // the policy's clock (movable in the local stack)
+	Log    *slog.Logger
+	// Metrics receives one CloudWatch Embedded Metric Format line per sweep.
+	Metrics io.Writer
+	// Readers is how many index shards are read at once; Writers how many
+	// deactivations are written at once.
+	Readers, Writers int
+	// Reserve: no new work is taken once less than this much of the
+	// invocation's time is left (spec: 30 s).
+	Reserve time.Duration
+	// TimeLeft reports the invocation's remaining time; by default from the
+	// context's deadline (Lambda sets it), unlimited without one.
+	TimeLeft func(ctx context.Context) time.Duration
+	// PageSize is the Query limit per index page.
+	PageSize int32
+}
+
+// Summary is what a sweep returns and logs (spec §5).
+type Summary struct {
+	Examined        int      `json:"examined"`
+	Deactivated     int      `json:"deactivated"`
+	Warned          int      `json:"warned"`
+	Exempt          int      `json:"exempt"`
+	EventsPublished int      `json:"eventsPublished"`
+	EventsPending   int      `json:"eventsPending"`
+	DryRun          bool     `json:"dryRun"`
+	DurationMs      int64    `json:"durationMs"`
+	ItemsRead       int      `json:"itemsRead"`
+	Raced           int      `json:"raced"`  // changed by someone else between read and write; left alone
+	Failed          int      `json:"failed"` // writes that failed; retried by the next sweep
+	SignedOut       int      `json:"signedOut"`
+	SignOutsPending int      `json:"signOutsPending"`
+	Complete        bool     `json:"complete"` // false: stopped early for time, the next run carries on
+	WouldDeactivate []string `json:"wouldDeactivate,omitempty"`
+	WouldWarn       []string `json:"wouldWarn,omitempty"`
+}
+
+// Input is a direct invocation's payload.
+type Input struct {
+	DryRun bool `json:"dryRun"`
+}
+
+// ErrBadInput: the invocation payload is neither the schedule's event nor
+// {"dryRun": bool}. Nothing is done for it.
+var ErrBadInput = errors.New("invalid sweeper input")
+
+// Handle is the Lambda handler: an EventBridge scheduled event sweeps for
+// real; {"dryRun": true} reports without changing anything.
+func (s *Sweeper) Handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
+	in, err := ParseInput(raw)
+	if err != nil {
+		return Summary{}, err
+	}
+	return s.Run(ctx, in.DryRun)
+}
+
+// ParseInput accepts a scheduled event (any EventBridge envelope from
+// aws.events), an empty payload, or {"dryRun": bool} and nothing else.
+func ParseInput(raw json.RawMessage) (Input, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "{}" {
+		return Input{}, nil
+	}
+	var probe map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&probe); err != nil || dec.More() {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return Input{}, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	if _, ok := probe["detail-type"]; ok {
+		var src string
+		json.Unmarshal(probe["source"], &src)
+		if src != "aws.events" {
+			return Input{}, fmt.Errorf("%w: event from %q is not the schedule's", ErrBadInput, src)
+		}
+		return Input{}, nil
+	}
+	// encoding/json matches keys case-insensitively; the contract is exact.
+	var in Input
+	for k, v := range probe {
+		if k != "dryRun" {
+			return Input{}, fmt.Errorf(`%w: unknown field %q (want {"dryRun": true|false})`, ErrBadInput, k)
+		}
+		if err := json.Unmarshal(v, &in.DryRun); err != nil {
+			return Input{}, fmt.Errorf(`%w: dryRun must be true or false`, ErrBadInput)
+		}
+	}
+	return in, nil
+}
+
+type task struct {
+	shard  string
+	cutoff time.Time
+}
+
+// Run sweeps once. Lambda's deadline (ctx) bounds it: it stops taking new
+// work when Reserve is left, and the next run carries on where it stopped.
+func (s *Sweeper) Run(ctx context.Context, dryRun bool) (Summary, error) {
+	started := time.Now()
+	now := s.Now()
+	sum := Summary{DryRun: dryRun}
+	var firstErr error
+	if !dryRun && s.Relay != nil {
+		// Events and sign-outs owed by earlier runs, the login hook and the
+		// API go first.
+		r, err := s.flush(ctx)
+		sum.EventsPublished += r.Published
+		sum.SignedOut += r.SignedOut
+		if err != nil && ctx.Err() == nil {
+			s.Log.Error("flushing owed events failed", "err", err)
+		}
+	}
+
+	minDays := s.Policy.MinThresholdDays()
+	deactivateCutoff := now.Add(-dormancy.Days(minDays))
+	warnCutoff := deactivateCutoff
+	if s.Policy.WarningDays > 0 {
+		warnCutoff = now.Add(-dormancy.Days(minDays - s.Policy.WarningDays))
+	}
+	var tasks []task
+	for _, sh := range dynamo.SweepShards(false) {
+		tasks = append(tasks, task{sh, warnCutoff})
+	}
+	for _, sh := range dynamo.SweepShards(true) {
+		tasks = append(tasks, task{sh, deactivateCutoff})
+	}
+
+	var (
+		mu                                sync.Mutex
+		examined, read, deact, warned, ex atomic.Int64
+		raced, failed                     atomic.Int64
+		stopped                           atomic.Bool
+		wouldDeactivate, wouldWarn        []string
+	)
+	jobs := make(chan func(), 64)
+	var writers sync.WaitGroup
+	for range max(1, s.Writers) {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for j := range jobs {
+				j()
+			}
+		}()
+	}
+	apply := func(c dormancy.Change, counter *atomic.Int64, what string) {
+		if s.outOfTime(ctx) {
+			stopped.Store(true)
+			return
+		}
+		err := s.Store.Apply(ctx, c)
+		switch {
+		case err == nil:
+			counter.Add(1)
+			s.Log.Info(what, "userId", c.User.UserID, "eventId", c.Events[0].ID)
+		case errors.Is(err, dormancy.ErrConflict):
+			raced.Add(1) // a sign-in, an admin or another sweep came first
+		default:
+			failed.Add(1)
+			s.Log.Error(what+" failed", "userId", c.User.UserID, "err", err)
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+	}
+	taskCh := make(chan task)
+	var readers sync.WaitGroup
+	for range max(1, s.Readers) {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for t := range taskCh {
+				var start map[string]types.AttributeValue
+				for {
+					if s.outOfTime(ctx) {
+						stopped.Store(true)
+						break
+					}
+					p, err := s.Store.SweepCandidates(ctx, t.shard, t.cutoff, s.pageSize(), start)
+					if err != nil {
+						s.Log.Error("reading shard failed", "shard", t.shard, "err", err)
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = err
+						}
+						mu.Unlock()
+						stopped.Store(true)
+						break
+					}
+					read.Add(int64(p.Read))
+					for _, u := range p.Users {
+						examined.Add(1)
+						v := s.Policy.Evaluate(u, now)
+						switch v.Action {
+						case dormancy.Exempted:
+							ex.Add(1)
+						case dormancy.Deactivate:
+							if dryRun {
+								mu.Lock()
+								wouldDeactivate = append(wouldDeactivate, u.UserID)
+								mu.Unlock()
+								continue
+							}
+							c := dormancy.DeactivateForInactivity(u, v, now)
+							jobs <- func() { apply(c, &deact, "deactivated") }
+						case dormancy.Warn:
+							if dryRun {
+								mu.Lock()
+								wouldWarn = append(wouldWarn, u.UserID)
+								mu.Unlock()
+								continue
+							}
+							c := dormancy.WarnDormant(u, v, now)
+							jobs <- func() { apply(c, &warned, "warned") }
+						}
+					}
+					if start = p.Next; start == nil {
+						break
+					}
+				}
+			}
+		}()
+	}
+	for _, t := range tasks {
+		taskCh <- t
+	}
+	close(taskCh)
+	readers.Wait()
+	close(jobs)
+	writers.Wait()
+
+	sum.Examined, sum.ItemsRead = int(examined.Load()), int(read.Load())
+	sum.Deactivated, sum.Warned, sum.Exempt = int(deact.Load()), int(warned.Load()), int(ex.Load())
+	sum.Raced, sum.Failed = int(raced.Load()), int(failed.Load())
+	sort.Strings(wouldDeactivate)
+	sort.Strings(wouldWarn)
+	sum.WouldDeactivate, sum.WouldWarn = wouldDeactivate, wouldWarn
+
+	if !dryRun && s.Relay != nil {
+		r, err := s.flush(ctx)
+		sum.EventsPublished += r.Published
+		sum.SignedOut += r.SignedOut
+		sum.EventsPending, sum.SignOutsPending = r.EventsPending, r.SignOutsPending
+		if err != nil && ctx.Err() == nil {
+			s.Log.Error("publishing events failed", "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		if r.EventsPending > 0 || r.SignOutsPending > 0 {
+			stopped.Store(true)
+		}
+	}
+	sum.Complete = !stopped.Load() && firstErr == nil
+	sum.DurationMs = time.Since(started).Milliseconds()
+	s.Log.Info("sweep finished", "summary", sum)
+	s.emitMetrics(sum)
+	if firstErr != nil && sum.Deactivated+sum.Warned == 0 && sum.Examined == 0 {
+		// Nothing could be read at all: fail the invocation so it is visible
+		// (Errors alarm); partial progress returns the summary instead.
+		return sum, fmt.Errorf("sweep: %w", firstErr)
+	}
+	return sum, nil
+}
+
+func (s *Sweeper) pageSize() int32 {
+	if s.PageSize > 0 {
+		return s.PageSize
+	}
+	return 200
+}
+
+func (s *Sweeper) timeLeft(ctx context.Context) time.Duration {
+	if s.TimeLeft != nil {
+		return s.TimeLeft(ctx)
+	}
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return time.Duration(1<<63 - 1)
+}
+
+func (s *Sweeper) outOfTime(ctx context.Context) bool {
+	return ctx.Err() != nil || s.timeLeft(ctx) < s.reserve()
+}
+
+func (s *Sweeper) reserve() time.Duration {
+	if s.Reserve > 0 {
+		return s.Reserve
+	}
+	return 30 * time.Second
+}
+
+// flush gives the relay the invocation's time less a margin to return.
+func (s *Sweeper) flush(ctx context.Context) (outbox.Result, error) {
+	if left := s.timeLeft(ctx); left < 24*time.Hour {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, max(left-5*time.Second, time.Second))
+		defer cancel()
+	}
+	return s.Relay.Flush(ctx)
+}
+
+// emitMetrics writes the sweep's figures in CloudWatch Embedded Metric
+// Format: Lambda sends stdout to CloudWatch Logs, which extracts them.
+func (s *Sweeper) emitMetrics(sum Summary) {
+	if s.Metrics == nil {
+		return
+	}
+	type metric struct {
+		Name string `json:"Name"`
+		Unit string `json:"Unit"`
+	}
+	names := []string{"Deactivated", "Warned", "Exempt", "EventsPublished", "EventsPending", "SignOutsPending", "ItemsRead"}
+	var ms []metric
+	for _, n := range names {
+		ms = append(ms, metric{n, "Count"})
+	}
+	doc := map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": time.Now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace": "Dormancy", "Dimensions": [][]string{{}}, "Metrics": ms,
+			}},
+		},
+		"Deactivated": sum.Deactivated, "Warned": sum.Warned, "Exempt": sum.Exempt,
+		"EventsPublished": sum.EventsPublished, "EventsPending": sum.EventsPending,
+		"SignOutsPending": sum.SignOutsPending, "ItemsRead": sum.ItemsRead, "DryRun": sum.DryRun,
+	}
+	b, _ := json.Marshal(doc)
+	fmt.Fprintln(s.Metrics, string(b))
+}
