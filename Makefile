@@ -83,3 +83,11 @@ deploy: node-tools build ## deploy the stack to the AWS account of your credenti
 .PHONY: clean
 clean: ## remove build output (keeps the tool cache)
 	rm -rf build cdk.out
+
+# --- bench -----------------------------------------------------------------
+
+.PHONY: bench
+bench: dynamodb-local ## measure the spec's performance targets; writes build/bench.json
+	@DYNAMODB_LOCAL_DIR=$(DDB_DIR) $(GO) run ./shared/dynamotest/cmd/withddb -- $(GO) run ./infra/bench $(BENCH_FLAGS)
+	@echo "Go micro-benchmarks (compare commits with benchstat):"
+	@$(GO) test -run '^$$' -bench . -benchmem -count 1 ./shared/dormancy/
