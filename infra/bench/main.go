@@ -100,11 +100,18 @@ func main() {
 		os.WriteFile(*out, append(b, '\n'), 0o644)
 		fmt.Fprintln(os.Stderr, "bench: figures written to", *out)
 	}
+	// A target that does not hold is reported, not fatal (the note of the
+	// change says why); a measurement that could not run is.
+	failed := 0
 	for _, f := range figs {
 		if !f.Holds {
+			failed++
+		}
+		if f.Target == "runs" {
 			os.Exit(1)
 		}
 	}
+	fmt.Fprintf(os.Stderr, "bench: %d of %d targets hold\n", len(figs)-failed, len(figs))
 }
 
 // percentile of durations, in milliseconds.
