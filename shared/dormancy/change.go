@@ -38,12 +38,15 @@ type AuditEntry struct {
 	ApprovedBy        string
 	Comment           string
 	ThresholdDays     int
-	EventID           string // the event this change emitted or was caused by
-	RecordID          string
-	Module            string
-	Field             string
-	PreviousUserID    string
-	PreviousUsername  string
+	// Version is the account's version after the change: a state change's
+	// entries, ordered by it, replay the account's history step by step.
+	Version          int64
+	EventID          string // the event this change emitted or was caused by
+	RecordID         string
+	Module           string
+	Field            string
+	PreviousUserID   string
+	PreviousUsername string
 }
 
 // Change is a state change of one account, ready to be written atomically:
@@ -88,7 +91,11 @@ func DeactivateByAdmin(u User, actor, reason string, thresholdDays int, now time
 	}
 	d := &Deactivation{At: now.UTC(), By: actor, Reason: ReasonAdmin, ThresholdDays: thresholdDays, Comment: reason}
 	eventID := StableID(TypeUserDeactivated, u.UserID, "admin", FormatTime(d.At), strconv.FormatInt(u.Version, 10))
-	return deactivate(u, d, u.LastActivity(), SourceAdmin, eventID), nil
+	c := deactivate(u, d, u.LastActivity(), SourceAdmin, eventID)
+	// An admin's decision does not depend on activity: a sign-in landing
+	// meanwhile does not undo it (only the version guards it).
+	c.Expect.LastActivity = time.Time{}
+	return c, nil
 }
 
 func deactivate(u User, d *Deactivation, lastActivity time.Time, source, eventID string) Change {
@@ -111,7 +118,7 @@ func deactivate(u User, d *Deactivation, lastActivity time.Time, source, eventID
 		Audit: AuditEntry{
 			ID: eventID, UserID: u.UserID, Operation: OpDisableUserAccount, OccurredAt: d.At,
 			IsEnabled: false, UserAccount: u.Username, Actor: d.By, Source: source,
-			Reason: reason, ThresholdDays: d.ThresholdDays, EventID: eventID,
+			Reason: reason, ThresholdDays: d.ThresholdDays, EventID: eventID, Version: u.Version,
 		},
 		Events:  []Event{NewEvent(eventID, SourceUsers, TypeUserDeactivated, u.UserID, d.At, ev)},
 		SignOut: true,
@@ -159,7 +166,7 @@ func Reactivate(u User, r ReactivationRequest, now time.Time) (Change, error) {
 		Audit: AuditEntry{
 			ID: eventID, UserID: u.UserID, Operation: OpEnableUserAccount, OccurredAt: at, IsEnabled: true,
 			UserAccount: u.Username, Actor: r.Actor, Source: SourceAdmin, Reason: r.Comment,
-			ApprovalReference: r.ApprovalReference, ApprovedBy: r.ApprovedBy, EventID: eventID,
+			ApprovalReference: r.ApprovalReference, ApprovedBy: r.ApprovedBy, EventID: eventID, Version: u.Version,
 		},
 		Events: []Event{NewEvent(eventID, SourceUsers, TypeUserReactivated, u.UserID, at, ev)},
 		Expect: Expectation{Status: Deactivated, Version: before.Version},
@@ -196,6 +203,6 @@ func NewAccount(userID, username string, groups []string, source CreationSource,
 	id := StableID(string(OpCreateUserAccount), userID)
 	return u, AuditEntry{
 		ID: id, UserID: userID, Operation: OpCreateUserAccount, OccurredAt: now.UTC(), IsEnabled: true,
-		UserAccount: username, Actor: actor, Source: string(source),
+		UserAccount: username, Actor: actor, Source: string(source), Version: u.Version,
 	}
 }

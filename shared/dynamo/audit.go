@@ -51,6 +51,9 @@ func auditItem(e dormancy.AuditEntry) map[string]types.AttributeValue {
 	if e.ThresholdDays != 0 {
 		it["thresholdDays"] = num(int64(e.ThresholdDays))
 	}
+	if e.Version != 0 {
+		it["version"] = num(e.Version)
+	}
 	return it
 }
 
@@ -77,6 +80,9 @@ func auditFrom(it map[string]types.AttributeValue) (dormancy.AuditEntry, error) 
 	}
 	if n, ok := it["thresholdDays"].(*types.AttributeValueMemberN); ok {
 		e.ThresholdDays, _ = strconv.Atoi(n.Value)
+	}
+	if n, ok := it["version"].(*types.AttributeValueMemberN); ok {
+		e.Version, _ = strconv.ParseInt(n.Value, 10, 64)
 	}
 	return e, nil
 }

@@ -72,7 +72,15 @@ func moduleRoot() (string, error) {
 
 // Start runs DynamoDB Local in memory on 127.0.0.1:port (0 picks a free
 // port) and waits until it answers.
-func Start(dir string, port int) (*Local, error) {
+func Start(dir string, port int) (*Local, error) { return start(dir, port, "") }
+
+// StartPersistent runs DynamoDB Local keeping its data in dbPath, so that a
+// restart (after Kill, say) finds it again.
+func StartPersistent(dir string, port int, dbPath string) (*Local, error) {
+	return start(dir, port, dbPath)
+}
+
+func start(dir string, port int, dbPath string) (*Local, error) {
 	if port == 0 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -85,8 +93,13 @@ func Start(dir string, port int) (*Local, error) {
 		c.Close()
 		return nil, fmt.Errorf("port %d is already in use: is another DynamoDB Local (or make dev) running?", port)
 	}
-	cmd := exec.Command("java", "-Xmx1g", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
-		"-inMemory", "-disableTelemetry", "-port", strconv.Itoa(port))
+	args := []string{"-Xmx1g", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar", "-disableTelemetry", "-port", strconv.Itoa(port)}
+	if dbPath == "" {
+		args = append(args, "-inMemory")
+	} else {
+		args = append(args, "-sharedDb", "-dbPath", dbPath)
+	}
+	cmd := exec.Command("java", args...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if os.Getenv("DYNAMODB_LOCAL_LOG") != "" {

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -108,16 +110,46 @@ func decode(raw json.RawMessage, v any) error {
 	return nil
 }
 
-// identity takes the user's id (the sub) and name from an event.
+// identity takes the user's id (the sub) and name from an event. Cognito's
+// subs are UUIDs and its user names at most 128 characters; anything else is
+// not an event Cognito sent, and is refused before it reaches the store.
 func identity(userName string, attrs map[string]string) (id, name string, err error) {
 	id = attrs["sub"]
 	switch {
 	case strings.TrimSpace(userName) == "":
 		return "", "", fmt.Errorf("%w: userName is missing", ErrMalformed)
+	case !validName(userName):
+		return "", "", fmt.Errorf("%w: userName is not a Cognito user name (1–128 printable characters)", ErrMalformed)
 	case strings.TrimSpace(id) == "":
 		return "", "", fmt.Errorf("%w: request.userAttributes.sub is missing", ErrMalformed)
+	case !validSub(id):
+		return "", "", fmt.Errorf("%w: request.userAttributes.sub is not a Cognito sub", ErrMalformed)
 	}
 	return id, userName, nil
+}
+
+func validName(s string) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func validSub(s string) bool {
+	if len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // preAuthentication refuses a deactivated user, and deactivates on the spot

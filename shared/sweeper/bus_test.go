@@ -5,10 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-
 	"github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/localbus"
@@ -27,10 +23,7 @@ func newTestBus(t *testing.T) *testBus {
 	b := localbus.New(events.Validate)
 	srv := b.Serve()
 	t.Cleanup(srv.Close)
-	client := eventbridge.New(eventbridge.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})
+	client := localbus.Client(srv.URL)
 	tb := &testBus{t: t, bus: b, publisher: &outbox.EventBridge{Client: client, Bus: "dormancy-test", Sleep: func(_ time.Duration) error { return nil }}}
 	t.Cleanup(func() {
 		if inv := b.Invalid(); len(inv) > 0 {
