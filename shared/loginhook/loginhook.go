@@ -119,7 +119,7 @@ func identity(userName string, attrs map[string]string) (id, name string, err er
 	case strings.TrimSpace(userName) == "":
 		return "", "", fmt.Errorf("%w: userName is missing", ErrMalformed)
 	case !validName(userName):
-		return "", "", fmt.Errorf("%w: userName is not a Cognito user name (1–128 printable characters)", ErrMalformed)
+		return "", "", fmt.Errorf("%w: userName is not a Cognito user name (1–128 letters, marks, symbols, numbers or punctuation)", ErrMalformed)
 	case strings.TrimSpace(id) == "":
 		return "", "", fmt.Errorf("%w: request.userAttributes.sub is missing", ErrMalformed)
 	case !validSub(id):
@@ -128,12 +128,15 @@ func identity(userName string, attrs map[string]string) (id, name string, err er
 	return id, userName, nil
 }
 
+// validName follows Cognito's pattern for user names,
+// [\p{L}\p{M}\p{S}\p{N}\p{P}]+, at most 128 characters: no spaces, no
+// control or invisible formatting characters.
 func validName(s string) bool {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 128 {
 		return false
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if !unicode.In(r, unicode.L, unicode.M, unicode.S, unicode.N, unicode.P) {
 			return false
 		}
 	}
