@@ -36,7 +36,7 @@ func (e Env) Tables() dynamo.Tables {
 // required names the settings the function cannot run without.
 func MustLoad(function string, required ...string) Env {
 	log := lambdacontext.NewLogger().With("function", function)
-	env, err := load(required)
+	env, err := Load(required...)
 	if err != nil {
 		log.Error("invalid configuration", "err", err)
 		fmt.Fprintf(os.Stderr, "%s: invalid configuration: %v\n", function, err)
@@ -46,7 +46,9 @@ func MustLoad(function string, required ...string) Env {
 	return env
 }
 
-func load(required []string) (Env, error) {
+// Load reads the configuration and the AWS SDK configuration; the local
+// stack uses it to wire the functions exactly as their mains do.
+func Load(required ...string) (Env, error) {
 	c, err := config.FromEnv()
 	if err != nil {
 		return Env{}, err

@@ -1,0 +1,19 @@
+package loginhook
+
+import (
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dormancy/dormancy/shared/boot"
+	"github.com/dormancy/dormancy/shared/dynamo"
+)
+
+// Required lists the settings the hook cannot run without.
+var Required = []string{"USERS_TABLE", "AUDIT_TABLE", "OUTBOX_TABLE"}
+
+// FromEnv wires the hook from a function's environment.
+func FromEnv(env boot.Env, now func() time.Time) *Hook {
+	store := dynamo.New(dynamodb.NewFromConfig(env.AWS), env.Tables())
+	return New(store, env.Config.Policy, now, env.Log)
+}
