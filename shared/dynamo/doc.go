@@ -54,10 +54,12 @@
 // record there is a reference item sk "REF#" + field with refUserId; one index:
 //
 //   - byUser: partition refUserId, sort refKey (recordId + "#" + field);
-//     projection INCLUDE (field). Finding the open records that name a user costs one item per
-//     such reference, whatever the size of the table. Closed, Resolved and
-//     Cancelled records have no reference items, so they are never read by a
-//     reassignment.
+//     projection INCLUDE (field, module). Finding the open records that name
+//     a user costs one item per such reference, whatever the size of the
+//     table. Closed, Resolved and Cancelled records have no reference items,
+//     so a reassignment never reads them. A record with fields waiting for
+//     reassignment also has an item sk "QUEUE" with refUserId "QUEUE": the
+//     reassignment queue is that one partition of the same index.
 //
 // Outbox (OUTBOX_TABLE), partition key shard (S, "0".."3"), sort key sk (S,
 // createdAt + "#" + id). The transactional outbox: a state change writes the

@@ -46,7 +46,7 @@ var Schema = []Table{
 	},
 	{
 		Name: "Records", EnvVar: "RECORDS_TABLE", PK: "recordId", SK: "sk", Retain: true,
-		Indexes: []Index{{Name: IndexByUser, PK: "refUserId", SK: "refKey", Projection: "INCLUDE", NonKey: []string{"field"}}},
+		Indexes: []Index{{Name: IndexByUser, PK: "refUserId", SK: "refKey", Projection: "INCLUDE", NonKey: []string{"field", "module"}}},
 	},
 	{Name: "Outbox", EnvVar: "OUTBOX_TABLE", PK: "shard", SK: "sk"},
 }

@@ -1,0 +1,409 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+)
+
+const (
+	skRecord   = "RECORD"
+	skQueue    = "QUEUE"
+	refPrefix  = "REF#"
+	queueKey   = "QUEUE"
+	maxRefPage = 100
+)
+
+func recordKey(id, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"recordId": str(id), "sk": str(sk)}
+}
+
+func recordItem(r dormancy.Record) map[string]types.AttributeValue {
+	fields := map[string]types.AttributeValue{}
+	for f, u := range r.Fields {
+		fields[f] = str(u)
+	}
+	it := map[string]types.AttributeValue{
+		"recordId": str(r.ID), "sk": str(skRecord), "module": str(r.Module), "status": str(string(r.Status)),
+		"fields": &types.AttributeValueMemberM{Value: fields}, "version": num(r.Version), "updatedAt": str(ts(r.UpdatedAt)),
+	}
+	if len(r.NeedsReassignment) > 0 {
+		it["needsReassignment"] = &types.AttributeValueMemberSS{Value: r.NeedsReassignment}
+	}
+	return it
+}
+
+func recordFrom(it map[string]types.AttributeValue) (dormancy.Record, error) {
+	s := func(k string) string {
+		if v, ok := it[k].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	at, err := parseTS(s("updatedAt"))
+	if err != nil {
+		return dormancy.Record{}, fmt.Errorf("record %s: %w", s("recordId"), err)
+	}
+	r := dormancy.Record{ID: s("recordId"), Module: s("module"), Status: dormancy.RecordStatus(s("status")), Fields: map[string]string{}, UpdatedAt: at}
+	if m, ok := it["fields"].(*types.AttributeValueMemberM); ok {
+		for f, v := range m.Value {
+			if sv, ok := v.(*types.AttributeValueMemberS); ok {
+				r.Fields[f] = sv.Value
+			}
+		}
+	}
+	if ss, ok := it["needsReassignment"].(*types.AttributeValueMemberSS); ok {
+		r.NeedsReassignment = append([]string(nil), ss.Value...)
+		sort.Strings(r.NeedsReassignment)
+	}
+	if n, ok := it["version"].(*types.AttributeValueMemberN); ok {
+		r.Version, _ = strconv.ParseInt(n.Value, 10, 64)
+	}
+	return r, nil
+}
+
+func refItem(ref dormancy.FieldRef) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"recordId": str(ref.RecordID), "sk": str(refPrefix + ref.Field), "refUserId": str(ref.UserID),
+		"refKey": str(ref.RecordID + "#" + ref.Field), "field": str(ref.Field), "module": str(ref.Module),
+	}
+}
+
+func queueItem(r dormancy.Record) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"recordId": str(r.ID), "sk": str(skQueue), "refUserId": str(queueKey), "refKey": str(r.ID), "module": str(r.Module),
+	}
+}
+
+// GetRecord reads one record.
+func (s *Store) GetRecord(ctx context.Context, id string) (dormancy.Record, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.tables.Records, Key: recordKey(id, skRecord), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return dormancy.Record{}, translate("get record "+id, err)
+	}
+	if out.Item == nil {
+		return dormancy.Record{}, fmt.Errorf("record %s: %w", id, dormancy.ErrNotFound)
+	}
+	return recordFrom(out.Item)
+}
+
+// PutRecord creates a record (expectVersion 0) or replaces version
+// expectVersion of it, keeping its reference and queue items in step, in one
+// transaction. Every user a field names must be ACTIVE at that moment: the
+// transaction checks each one, so a deactivation cannot slip in between. It
+// returns the stored record; ErrConflict when the version moved (or the
+// record exists, on create); ErrInvalid naming the field whose user is not
+// active.
+func (s *Store) PutRecord(ctx context.Context, r dormancy.Record, expectVersion int64, now time.Time) (dormancy.Record, error) {
+	if err := r.Validate(); err != nil {
+		return r, err
+	}
+	var old dormancy.Record
+	if expectVersion != 0 {
+		var err error
+		if old, err = s.GetRecord(ctx, r.ID); err != nil {
+			return r, err
+		}
+		if old.Version != expectVersion {
+			return r, fmt.Errorf("record %s is at version %d, not %d: %w", r.ID, old.Version, expectVersion, dormancy.ErrConflict)
+		}
+	}
+	// A field given a (new) user is no longer waiting for reassignment.
+	var waiting []string
+	for _, f := range r.NeedsReassignment {
+		if r.Fields[f] == "" {
+			waiting = append(waiting, f)
+		}
+	}
+	r.NeedsReassignment = waiting
+	r.Version = expectVersion + 1
+	r.UpdatedAt = now.UTC()
+	put := &types.Put{TableName: &s.tables.Records, Item: recordItem(r)}
+	if expectVersion == 0 {
+		put.ConditionExpression = aws.String("attribute_not_exists(recordId)")
+	} else {
+		put.ConditionExpression = aws.String("version = :v")
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectVersion)}
+	}
+	items := []types.TransactWriteItem{{Put: put}}
+	refs := map[string]bool{}
+	if r.Status == dormancy.Open {
+		for _, a := range r.Assigned() {
+			a.RecordID, a.Module = r.ID, r.Module
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: refItem(a)}})
+			refs[a.Field] = true
+		}
+	}
+	for f := range old.Fields {
+		if !refs[f] {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Records, Key: recordKey(r.ID, refPrefix+f)}})
+		}
+	}
+	if len(r.NeedsReassignment) > 0 {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(r)}})
+	} else {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Records, Key: recordKey(r.ID, skQueue)}})
+	}
+	// Each named user, once, must be active.
+	checked := map[string]string{}
+	var order []string
+	for _, a := range r.Assigned() {
+		if _, ok := checked[a.UserID]; !ok {
+			checked[a.UserID] = a.Field
+			order = append(order, a.UserID)
+		}
+	}
+	firstCheck := len(items)
+	for _, u := range order {
+		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: &s.tables.Users, Key: userKey(u),
+			ConditionExpression:       aws.String("#status = :active"),
+			ExpressionAttributeNames:  map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":active": str(string(dormancy.Active))},
+		}})
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err != nil {
+		var tce *types.TransactionCanceledException
+		if asErr(err, &tce) {
+			for i, reason := range tce.CancellationReasons {
+				if i >= firstCheck && aws.ToString(reason.Code) == "ConditionalCheckFailed" {
+					u := order[i-firstCheck]
+					return r, fmt.Errorf("%w: field %s: user %s is not an active user", dormancy.ErrInvalid, checked[u], u)
+				}
+			}
+		}
+		return r, translate("put record "+r.ID, err)
+	}
+	return r, nil
+}
+
+// RefPage is a page of the open-record references naming one user.
+type RefPage struct {
+	Refs []dormancy.FieldRef
+	Next map[string]types.AttributeValue
+}
+
+// OpenRecordsNaming lists the user fields of Open records that name userID,
+// a page at a time; its cost follows those references, not the table.
+func (s *Store) OpenRecordsNaming(ctx context.Context, userID string, start map[string]types.AttributeValue) (RefPage, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName: &s.tables.Records, IndexName: aws.String(IndexByUser),
+		KeyConditionExpression:    aws.String("refUserId = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": str(userID)},
+		Limit:                     aws.Int32(maxRefPage),
+		ExclusiveStartKey:         start,
+	})
+	if err != nil {
+		return RefPage{}, translate("records naming "+userID, err)
+	}
+	p := RefPage{Next: out.LastEvaluatedKey}
+	for _, it := range out.Items {
+		ref := dormancy.FieldRef{UserID: userID}
+		if v, ok := it["recordId"].(*types.AttributeValueMemberS); ok {
+			ref.RecordID = v.Value
+		}
+		if v, ok := it["field"].(*types.AttributeValueMemberS); ok {
+			ref.Field = v.Value
+		}
+		if v, ok := it["module"].(*types.AttributeValueMemberS); ok {
+			ref.Module = v.Value
+		}
+		p.Refs = append(p.Refs, ref)
+	}
+	return p, nil
+}
+
+// Clear writes one clearing atomically: the field is emptied and flagged,
+// only if the record is still Open and the field still names the user (a
+// field someone re-assigned meanwhile is left alone: ErrConflict); its
+// reference item goes, the record joins the queue, and the audit entry and
+// RecordUserCleared event are written.
+func (s *Store) Clear(ctx context.Context, c dormancy.Clearing) error {
+	ref := c.Ref
+	at := ts(c.Audit.OccurredAt)
+	items := []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: &s.tables.Records, Key: recordKey(ref.RecordID, skRecord),
+			UpdateExpression:         aws.String("SET #fields.#f = :empty, version = version + :one, updatedAt = :at ADD needsReassignment :flag"),
+			ConditionExpression:      aws.String("#status = :open AND #fields.#f = :u"),
+			ExpressionAttributeNames: map[string]string{"#fields": "fields", "#f": ref.Field, "#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":empty": str(""), ":one": num(1), ":at": str(at), ":flag": &types.AttributeValueMemberSS{Value: []string{ref.Field}},
+				":open": str(string(dormancy.Open)), ":u": str(ref.UserID),
+			},
+		}},
+		{Delete: &types.Delete{TableName: &s.tables.Records, Key: recordKey(ref.RecordID, refPrefix+ref.Field)}},
+		{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(dormancy.Record{ID: ref.RecordID, Module: ref.Module})}},
+		{Put: s.auditPut(c.Audit)},
+		{Put: s.outboxPut(eventOutboxItem(c.Event, c.Audit.UserAccount))},
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return translate(fmt.Sprintf("clear %s.%s", ref.RecordID, ref.Field), err)
+}
+
+// Reopen turns a Closed or Resolved record Open again. Fields naming a user
+// who is not ACTIVE are cleared and flagged, each audited and evented, in the
+// same transaction; the rest get their reference items back.
+func (s *Store) Reopen(ctx context.Context, id, actor string, now time.Time) (dormancy.Record, []dormancy.Clearing, error) {
+	r, err := s.GetRecord(ctx, id)
+	if err != nil {
+		return r, nil, err
+	}
+	if r.Status != dormancy.Closed && r.Status != dormancy.Resolved {
+		return r, nil, fmt.Errorf("record %s is %s; only Closed or Resolved records reopen: %w", id, r.Status, dormancy.ErrConflict)
+	}
+	assigned := r.Assigned()
+	users, err := s.usersByID(ctx, assigned)
+	if err != nil {
+		return r, nil, err
+	}
+	before := r.Version
+	r.Status = dormancy.Open
+	r.Version++
+	r.UpdatedAt = now.UTC()
+	cause := dormancy.StableID("Reopen", id, strconv.FormatInt(before, 10))
+	var clearings []dormancy.Clearing
+	var items []types.TransactWriteItem
+	flagged := map[string]bool{}
+	for _, f := range r.NeedsReassignment {
+		flagged[f] = true
+	}
+	for _, a := range assigned {
+		a.RecordID, a.Module = r.ID, r.Module
+		u, known := users[a.UserID]
+		if known && u.Status == dormancy.Active {
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: refItem(a)}})
+			continue
+		}
+		c := dormancy.ClearField(a, u.Username, cause, actor, dormancy.SourceAdmin, now)
+		c.Audit.Reason = "record reopened; user not active"
+		clearings = append(clearings, c)
+		r.Fields[a.Field] = ""
+		flagged[a.Field] = true
+		items = append(items, types.TransactWriteItem{Put: s.auditPut(c.Audit)},
+			types.TransactWriteItem{Put: s.outboxPut(eventOutboxItem(c.Event, c.Audit.UserAccount))})
+	}
+	r.NeedsReassignment = r.NeedsReassignment[:0]
+	for f := range flagged {
+		r.NeedsReassignment = append(r.NeedsReassignment, f)
+	}
+	sort.Strings(r.NeedsReassignment)
+	items = append([]types.TransactWriteItem{{Put: &types.Put{
+		TableName: &s.tables.Records, Item: recordItem(r),
+		ConditionExpression:       aws.String("version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(before)},
+	}}}, items...)
+	if len(r.NeedsReassignment) > 0 {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(r)}})
+	}
+	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		return r, nil, translate("reopen "+id, err)
+	}
+	return r, clearings, nil
+}
+
+// usersByID reads the users named by refs (unknown ones are absent).
+func (s *Store) usersByID(ctx context.Context, refs []dormancy.FieldRef) (map[string]dormancy.User, error) {
+	out := map[string]dormancy.User{}
+	var keys []map[string]types.AttributeValue
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if !seen[r.UserID] {
+			seen[r.UserID] = true
+			keys = append(keys, userKey(r.UserID))
+		}
+	}
+	for len(keys) > 0 {
+		batch := keys[:min(100, len(keys))]
+		keys = keys[len(batch):]
+		req := map[string]types.KeysAndAttributes{s.tables.Users: {Keys: batch, ConsistentRead: aws.Bool(true)}}
+		for len(req) > 0 {
+			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, translate("read users", err)
+			}
+			for _, it := range res.Responses[s.tables.Users] {
+				u, err := userFrom(it)
+				if err != nil {
+					return nil, err
+				}
+				out[u.UserID] = u
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+// RecordPage is a page of records with an opaque cursor to the next.
+type RecordPage struct {
+	Records []dormancy.Record
+	Cursor  string
+}
+
+// ReassignmentQueue lists the records with fields waiting for a new user.
+func (s *Store) ReassignmentQueue(ctx context.Context, limit int32, cursor string) (RecordPage, error) {
+	start, err := decodeCursor(cursor)
+	if err != nil {
+		return RecordPage{}, err
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName: &s.tables.Records, IndexName: aws.String(IndexByUser),
+		KeyConditionExpression:    aws.String("refUserId = :q"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":q": str(queueKey)},
+		Limit:                     aws.Int32(limit), ExclusiveStartKey: start,
+	})
+	if err != nil {
+		return RecordPage{}, translate("reassignment queue", err)
+	}
+	page := RecordPage{Cursor: encodeCursor(out.LastEvaluatedKey)}
+	for _, it := range out.Items {
+		id := it["recordId"].(*types.AttributeValueMemberS).Value
+		r, err := s.GetRecord(ctx, id)
+		if err != nil {
+			return page, err
+		}
+		if len(r.NeedsReassignment) > 0 {
+			page.Records = append(page.Records, r)
+		}
+	}
+	return page, nil
+}
+
+// LookupActiveUsers finds ACTIVE users whose name starts with prefix (case
+// insensitive), for pickers. Deactivated users are not in the index at all.
+func (s *Store) LookupActiveUsers(ctx context.Context, prefix string, limit int32) ([]dormancy.User, error) {
+	p := strings.ToLower(prefix)
+	if p == "" {
+		return nil, fmt.Errorf("%w: a look-up needs at least one character", dormancy.ErrInvalid)
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName: &s.tables.Users, IndexName: aws.String(IndexByName),
+		KeyConditionExpression:    aws.String("lookupKey = :k AND begins_with(usernameLower, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str("ACTIVE#" + firstRune(p)), ":p": str(p)},
+		Limit:                     aws.Int32(limit),
+	})
+	if err != nil {
+		return nil, translate("look up users", err)
+	}
+	var users []dormancy.User
+	for _, it := range out.Items {
+		u, err := userFrom(it)
+		if err != nil {
+			return nil, err
+		}
+		u.Status = dormancy.Active
+		users = append(users, u)
+	}
+	return users, nil
+}

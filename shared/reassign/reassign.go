@@ -1,0 +1,200 @@
+// Package reassign clears a deactivated user from the open records that name
+// them. It is the target of the EventBridge rule on UserDeactivated: for each
+// Open record naming the user, each such field is cleared, flagged for
+// reassignment, audited and announced with RecordUserCleared — conditionally,
+// so a field someone re-assigned meanwhile keeps its new user and a
+// redelivered event changes nothing. Closed, Resolved and Cancelled records
+// are never touched. Reactivating the user restores nothing.
+package reassign
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dormancy/dormancy/shared/boot"
+	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/dynamo"
+)
+
+// Store is what a reassignment needs.
+type Store interface {
+	OpenRecordsNaming(ctx context.Context, userID string, start map[string]types.AttributeValue) (dynamo.RefPage, error)
+	Clear(ctx context.Context, c dormancy.Clearing) error
+}
+
+// Handler handles UserDeactivated events.
+type Handler struct {
+	Store Store
+	Now   func() time.Time
+	Log   *slog.Logger
+	// Workers is how many clearings are written at once.
+	Workers int
+	// Reserve: with less than this left before the invocation's deadline,
+	// the handler stops and fails, so the retry carries on where it stopped.
+	Reserve time.Duration
+}
+
+// Required lists the settings the function cannot run without.
+var Required = []string{"USERS_TABLE", "AUDIT_TABLE", "RECORDS_TABLE", "OUTBOX_TABLE"}
+
+// FromEnv wires a handler from a function's environment.
+func FromEnv(env boot.Env, now func() time.Time) *Handler {
+	return &Handler{Store: dynamo.New(dynamodb.NewFromConfig(env.AWS), env.Tables()), Now: now, Log: env.Log, Workers: 8}
+}
+
+// ErrBadEvent: the event is not a UserDeactivated event from Dormancy.
+// Nothing is written for it, and retrying it cannot help.
+var ErrBadEvent = errors.New("not a UserDeactivated event")
+
+// Result says what one event did.
+type Result struct {
+	EventID  string   `json:"eventId"`
+	UserID   string   `json:"userId"`
+	Cleared  int      `json:"cleared"`
+	Skipped  int      `json:"skipped"` // already cleared or re-assigned meanwhile
+	Failed   []string `json:"failed,omitempty"`
+	Complete bool     `json:"complete"`
+}
+
+// Handle is the Lambda handler.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error) {
+	ev, err := Parse(raw)
+	if err != nil {
+		h.Log.Error("refused event", "err", err)
+		return Result{}, err
+	}
+	return h.Clear(ctx, ev)
+}
+
+// Parse decodes an EventBridge envelope carrying a UserDeactivated detail,
+// strictly: a wrong source or type, or a detail that does not match the
+// contract, is ErrBadEvent.
+func Parse(raw json.RawMessage) (dormancy.UserDeactivated, error) {
+	var env events.EventBridgeEvent
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return dormancy.UserDeactivated{}, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	if env.Source != dormancy.SourceUsers || env.DetailType != dormancy.TypeUserDeactivated {
+		return dormancy.UserDeactivated{}, fmt.Errorf("%w: source %q, detail-type %q", ErrBadEvent, env.Source, env.DetailType)
+	}
+	dec := json.NewDecoder(bytes.NewReader(env.Detail))
+	dec.DisallowUnknownFields()
+	var d dormancy.UserDeactivated
+	if err := dec.Decode(&d); err != nil {
+		return d, fmt.Errorf("%w: detail: %v", ErrBadEvent, err)
+	}
+	if d.EventID == "" || d.UserID == "" || !validUserID(d.UserID) {
+		return d, fmt.Errorf("%w: detail needs eventId and a valid userId", ErrBadEvent)
+	}
+	return d, nil
+}
+
+func validUserID(s string) bool {
+	if len(s) > 128 {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) < 0
+}
+
+// Clear clears the user from every open record naming them. A record that
+// fails does not stop the others; the failures are returned as one error
+// naming each record, so the retry policy (and then the dead-letter queue)
+// carries them. Running out of time is an error too: the retry continues.
+func (h *Handler) Clear(ctx context.Context, ev dormancy.UserDeactivated) (Result, error) {
+	res := Result{EventID: ev.EventID, UserID: ev.UserID}
+	log := h.Log.With("eventId", ev.EventID, "userId", ev.UserID)
+	source := dormancy.SourceAutomaticDeactivation
+	if !ev.Automatic {
+		source = dormancy.SourceAdmin
+	}
+	var (
+		mu      sync.Mutex
+		failed  []string
+		wg      sync.WaitGroup
+		outTime bool
+	)
+	jobs := make(chan dormancy.FieldRef)
+	for range max(1, h.Workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ref := range jobs {
+				c := dormancy.ClearField(ref, ev.Username, ev.EventID, ev.Actor, source, h.Now())
+				err := h.Store.Clear(ctx, c)
+				mu.Lock()
+				switch {
+				case err == nil:
+					res.Cleared++
+					log.Info("field cleared", "recordId", ref.RecordID, "field", ref.Field)
+				case errors.Is(err, dormancy.ErrConflict):
+					res.Skipped++ // done by an earlier delivery, or re-assigned meanwhile
+				default:
+					failed = append(failed, ref.RecordID+"."+ref.Field)
+					log.Error("clearing failed", "recordId", ref.RecordID, "field", ref.Field, "err", err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var start map[string]types.AttributeValue
+	var readErr error
+	for {
+		if h.outOfTime(ctx) {
+			outTime = true
+			break
+		}
+		page, err := h.Store.OpenRecordsNaming(ctx, ev.UserID, start)
+		if err != nil {
+			readErr = err
+			break
+		}
+		for _, ref := range page.Refs {
+			jobs <- ref
+		}
+		if start = page.Next; start == nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	sort.Strings(failed)
+	res.Failed = failed
+	switch {
+	case readErr != nil:
+		return res, fmt.Errorf("reassign for %s (event %s): read records: %w", ev.UserID, ev.EventID, readErr)
+	case outTime:
+		return res, fmt.Errorf("reassign for %s (event %s): stopped before the deadline after %d clearings; the retry continues", ev.UserID, ev.EventID, res.Cleared)
+	case len(failed) > 0:
+		shown := failed[:min(len(failed), 20)]
+		return res, fmt.Errorf("reassign for %s (event %s): %d fields failed, among them %s", ev.UserID, ev.EventID, len(failed), strings.Join(shown, ", "))
+	}
+	res.Complete = true
+	log.Info("reassignment done", "cleared", res.Cleared, "skipped", res.Skipped)
+	return res, nil
+}
+
+func (h *Handler) outOfTime(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	reserve := h.Reserve
+	if reserve == 0 {
+		reserve = 10 * time.Second
+	}
+	return ok && time.Until(d) < reserve
+}
