@@ -53,6 +53,9 @@ type User struct {
 	CreatedAt      time.Time
 	LastLoginAt    time.Time
 	ReactivatedAt  time.Time
+	// ImportedAt is when an existing user was brought in by an import. Without
+	// a last sign-in, their activity is measured from it.
+	ImportedAt time.Time
 	// WarnedAt is when the current dormancy period's warning was sent; zero
 	// if none was.
 	WarnedAt     time.Time
@@ -82,7 +85,8 @@ type Reactivation struct {
 }
 
 // LastActivity is the latest of the last successful sign-in, the creation
-// (or import) and the last reactivation (spec §2).
+// (or, for an imported user never seen signing in, the import) and the last
+// reactivation (spec §2).
 func (u User) LastActivity() time.Time {
 	t := u.CreatedAt
 	if u.LastLoginAt.After(t) {
@@ -90,6 +94,9 @@ func (u User) LastActivity() time.Time {
 	}
 	if u.ReactivatedAt.After(t) {
 		t = u.ReactivatedAt
+	}
+	if u.LastLoginAt.IsZero() && u.ImportedAt.After(t) {
+		t = u.ImportedAt
 	}
 	return t
 }

@@ -23,7 +23,7 @@
 //
 //   - bySweep: partition sweepShard, sort lastActivityAt; projection INCLUDE
 //     (the attributes the policy needs: username, groups, status, warnedAt,
-//     createdAt, lastLoginAt, reactivatedAt, version). sweepShard is "A#nn" for an
+//     createdAt, lastLoginAt, reactivatedAt, importedAt, version). sweepShard is "A#nn" for an
 //     ACTIVE user not yet warned in the current dormancy period, "W#nn" once
 //     warned, and absent for a DEACTIVATED user; nn is one of 16 shards chosen
 //     by a hash of the userId, so that sign-in stamps at millions of users

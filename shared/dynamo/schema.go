@@ -35,7 +35,7 @@ var Schema = []Table{
 		Name: "Users", EnvVar: "USERS_TABLE", PK: "userId", Retain: true,
 		Indexes: []Index{
 			{Name: IndexBySweep, PK: "sweepShard", SK: "lastActivityAt", Projection: "INCLUDE",
-				NonKey: []string{"username", "groups", "status", "warnedAt", "createdAt", "lastLoginAt", "reactivatedAt", "version"}},
+				NonKey: []string{"username", "groups", "status", "warnedAt", "createdAt", "lastLoginAt", "reactivatedAt", "importedAt", "version"}},
 			{Name: IndexByList, PK: "listShard", SK: "lastActivityAt", Projection: "ALL"},
 			{Name: IndexByName, PK: "lookupKey", SK: "usernameLower", Projection: "INCLUDE", NonKey: []string{"username"}},
 		},

@@ -114,7 +114,7 @@ func translate(op string, err error) error {
 	if errors.As(err, &ae) && ae.ErrorCode() == "ValidationException" {
 		// A request DynamoDB refused as malformed is a bug or bad input, not
 		// an outage; it still must not reach a client as text.
-		return fmt.Errorf("%s: %w: %v", op, dormancy.ErrInvalid, err)
+		return fmt.Errorf("%s: %w (DynamoDB refused the request: %v)", op, dormancy.ErrInvalid, err)
 	}
 	return fmt.Errorf("%s: %w: %v", op, dormancy.ErrUnavailable, err)
 }

@@ -72,6 +72,7 @@ func userItem(u dormancy.User) map[string]types.AttributeValue {
 	set("creationSource", string(u.CreationSource))
 	set("lastLoginAt", ts(u.LastLoginAt))
 	set("reactivatedAt", ts(u.ReactivatedAt))
+	set("importedAt", ts(u.ImportedAt))
 	set("warnedAt", ts(u.WarnedAt))
 	set("sweepShard", sweepShard(u))
 	set("lookupKey", lookupKey(u))
@@ -152,7 +153,7 @@ func userFrom(it map[string]types.AttributeValue) (dormancy.User, error) {
 		UserID: s("userId"), Username: s("username"), Status: dormancy.Status(s("status")),
 		CreationSource: dormancy.CreationSource(s("creationSource")),
 		CreatedAt:      t("createdAt"), LastLoginAt: t("lastLoginAt"), ReactivatedAt: t("reactivatedAt"),
-		WarnedAt: t("warnedAt"), Version: n("version"),
+		ImportedAt: t("importedAt"), WarnedAt: t("warnedAt"), Version: n("version"),
 	}
 	if l, ok := it["groups"].(*types.AttributeValueMemberL); ok {
 		for _, g := range l.Value {

@@ -1,0 +1,286 @@
+// Package api is Dormancy's REST API: admins and Ops look users up,
+// reactivate them after a recorded approval, deactivate them by hand and read
+// the audit trail; any active user reads and edits records and picks users.
+// It is a net/http handler (standard library routing) behind an adapter for
+// API Gateway's proxy integration; the caller comes from the Cognito
+// authorizer's claims.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/outbox"
+)
+
+// Store is what the API needs from the data store.
+type Store interface {
+	GetUser(ctx context.Context, userID string) (dormancy.User, error)
+	CreateUser(ctx context.Context, u dormancy.User, audit dormancy.AuditEntry) error
+	Apply(ctx context.Context, c dormancy.Change) error
+	ListUsers(ctx context.Context, f dynamo.UserFilter, limit int, cursor string) ([]dormancy.User, string, error)
+	LookupActiveUsers(ctx context.Context, prefix string, limit int32) ([]dormancy.User, error)
+	UserAudit(ctx context.Context, userID string, limit int32, cursor string) (dynamo.AuditPage, error)
+	Audit(ctx context.Context, f dynamo.AuditFilter, limit int32, cursor string) (dynamo.AuditPage, error)
+	GetRecord(ctx context.Context, id string) (dormancy.Record, error)
+	PutRecord(ctx context.Context, r dormancy.Record, expectVersion int64, now time.Time) (dormancy.Record, error)
+	Reopen(ctx context.Context, id, actor string, now time.Time) (dormancy.Record, []dormancy.Clearing, error)
+	ReassignmentQueue(ctx context.Context, limit int32, cursor string) (dynamo.RecordPage, error)
+}
+
+// Relay sends a change's event and sign-out at once, after it committed.
+type Relay interface {
+	Flush(ctx context.Context) (outbox.Result, error)
+}
+
+// API serves the routes.
+type API struct {
+	store       Store
+	policy      dormancy.Policy
+	adminGroups []string
+	now         func() time.Time
+	log         *slog.Logger
+	relay       Relay // may be nil: the sweeper sends what is owed
+	mux         *http.ServeMux
+}
+
+// New returns the API.
+func New(store Store, policy dormancy.Policy, adminGroups []string, relay Relay, now func() time.Time, log *slog.Logger) *API {
+	a := &API{store: store, policy: policy, adminGroups: adminGroups, now: now, log: log, relay: relay, mux: http.NewServeMux()}
+	for _, r := range a.routes() {
+		r := r
+		a.mux.HandleFunc(r.Method+" "+r.Pattern, func(w http.ResponseWriter, req *http.Request) { a.serve(w, req, r) })
+	}
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusNotFound, "NotFound", "no such route")
+	})
+	return a
+}
+
+// Who may call a route.
+const (
+	anyActive = iota
+	adminOnly
+	adminOrSelf
+)
+
+// Route is one route of the API; Routes is the one table that both registers
+// the handlers and is compared with openapi.yaml.
+type Route struct {
+	Method, Pattern string
+	who             int
+	handle          func(a *API, w http.ResponseWriter, r *http.Request, c Caller) error
+}
+
+// Routes lists the API's routes (method and pattern).
+func Routes() []Route { return (&API{}).routes() }
+
+func (a *API) routes() []Route {
+	return []Route{
+		{"GET", "/users", adminOnly, (*API).listUsers},
+		{"GET", "/users/lookup", anyActive, (*API).lookupUsers},
+		{"POST", "/users/import", adminOnly, (*API).importUsers},
+		{"GET", "/users/{userId}", adminOrSelf, (*API).getUser},
+		{"POST", "/users/{userId}/activate", adminOnly, (*API).activate},
+		{"POST", "/users/{userId}/deactivate", adminOnly, (*API).deactivate},
+		{"GET", "/users/{userId}/audit", adminOnly, (*API).userAudit},
+		{"GET", "/audit", adminOnly, (*API).audit},
+		{"GET", "/records", anyActive, (*API).listRecords},
+		{"GET", "/records/{recordId}", anyActive, (*API).getRecord},
+		{"PUT", "/records/{recordId}", anyActive, (*API).putRecord},
+		{"POST", "/records/{recordId}/reopen", anyActive, (*API).reopen},
+	}
+}
+
+// Caller is who is calling, from the authorizer's claims.
+type Caller struct {
+	UserID   string
+	Username string
+	Groups   []string
+	Admin    bool
+}
+
+type callerKey struct{}
+
+// WithClaims puts the authorizer's claims on a request's context.
+func WithClaims(ctx context.Context, claims map[string]any) context.Context {
+	return context.WithValue(ctx, callerKey{}, claims)
+}
+
+// ServeHTTP serves one request.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, rt Route) {
+	claims, _ := r.Context().Value(callerKey{}).(map[string]any)
+	c, err := a.caller(claims)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "Unauthorized", err.Error())
+		return
+	}
+	log := a.log.With("route", rt.Method+" "+rt.Pattern, "caller", c.UserID)
+	// A token outlives a deactivation: the caller must be ACTIVE now.
+	me, err := a.store.GetUser(r.Context(), c.UserID)
+	switch {
+	case errors.Is(err, dormancy.ErrNotFound):
+		writeError(w, http.StatusForbidden, "Forbidden", "your account is not known to Dormancy")
+		return
+	case err != nil:
+		a.fail(w, log, err)
+		return
+	case me.Status != dormancy.Active:
+		writeError(w, http.StatusForbidden, "Forbidden", "your account is deactivated")
+		return
+	}
+	switch {
+	case rt.who == adminOnly && !c.Admin,
+		rt.who == adminOrSelf && !c.Admin && r.PathValue("userId") != c.UserID:
+		writeError(w, http.StatusForbidden, "Forbidden", "this needs one of the groups "+strings.Join(a.adminGroups, ", "))
+		return
+	}
+	if err := rt.handle(a, w, r, c); err != nil {
+		a.fail(w, log, err)
+	}
+}
+
+// caller reads the claims the Cognito authorizer passed.
+func (a *API) caller(claims map[string]any) (Caller, error) {
+	if claims == nil {
+		return Caller{}, errors.New("no authorizer claims")
+	}
+	str := func(k string) string { s, _ := claims[k].(string); return s }
+	c := Caller{UserID: str("sub"), Username: str("cognito:username")}
+	if c.UserID == "" || c.Username == "" || !validID(c.UserID) {
+		return Caller{}, errors.New("the token's claims lack a valid sub or cognito:username")
+	}
+	c.Groups = parseGroups(claims["cognito:groups"])
+	for _, g := range c.Groups {
+		if slices.Contains(a.adminGroups, g) {
+			c.Admin = true
+		}
+	}
+	return c, nil
+}
+
+// parseGroups accepts the forms API Gateway renders cognito:groups in: a
+// comma-separated string, "[Admin Ops]", or a JSON array.
+func parseGroups(v any) []string {
+	var out []string
+	switch g := v.(type) {
+	case string:
+		g = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(g), "["), "]")
+		for _, p := range strings.FieldsFunc(g, func(r rune) bool { return r == ',' || r == ' ' }) {
+			out = append(out, p)
+		}
+	case []any:
+		for _, x := range g {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func validID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) < 0
+}
+
+// The one place domain errors become HTTP status codes.
+func status(err error) (int, string) {
+	var tooBig *http.MaxBytesError
+	var bad *badRequest
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, "PayloadTooLarge"
+	case errors.As(err, &bad):
+		return bad.status, bad.code
+	case errors.Is(err, dormancy.ErrNotFound):
+		return http.StatusNotFound, "NotFound"
+	case errors.Is(err, dormancy.ErrConflict), errors.Is(err, dormancy.ErrExists):
+		return http.StatusConflict, "Conflict"
+	case errors.Is(err, dormancy.ErrInvalid):
+		return http.StatusUnprocessableEntity, "Unprocessable"
+	}
+	return http.StatusServiceUnavailable, "Unavailable"
+}
+
+// badRequest is an input error with its own status and client message.
+type badRequest struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (b *badRequest) Error() string { return b.msg }
+
+func invalid(format string, args ...any) error {
+	return &badRequest{http.StatusBadRequest, "BadRequest", fmt.Sprintf(format, args...)}
+}
+
+func (a *API) fail(w http.ResponseWriter, log *slog.Logger, err error) {
+	code, name := status(err)
+	msg := clientMessage(err, code)
+	if code >= 500 {
+		log.Error("request failed", "err", err)
+	} else {
+		log.Info("request refused", "status", code, "err", err)
+	}
+	writeError(w, code, name, msg)
+}
+
+// clientMessage is what a client may read: the domain's own message for
+// domain errors (they carry no internal text), a fixed one otherwise.
+func clientMessage(err error, code int) string {
+	var bad *badRequest
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &bad):
+		return bad.msg
+	case errors.As(err, &tooBig):
+		return fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit)
+	case code == http.StatusNotFound:
+		return "not found"
+	case errors.Is(err, dormancy.ErrInvalid), errors.Is(err, dormancy.ErrConflict), errors.Is(err, dormancy.ErrExists):
+		return domainMessage(err)
+	}
+	return "the service is unavailable; try again later"
+}
+
+// domainMessage keeps the part of a domain error after its sentinel: the
+// domain's errors read "<sentinel>: <what>", wrapped by storage context.
+func domainMessage(err error) string {
+	msg := err.Error()
+	for _, s := range []error{dormancy.ErrInvalid, dormancy.ErrConflict, dormancy.ErrExists} {
+		if i := strings.Index(msg, s.Error()+": "); i >= 0 && errors.Is(err, s) {
+			return msg[i+len(s.Error())+2:]
+		}
+	}
+	if errors.Is(err, dormancy.ErrConflict) {
+		return "the resource is not in a state that allows this"
+	}
+	return "the request breaks a rule"
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, name, msg string) {
+	writeJSON(w, code, map[string]any{"error": map[string]string{"code": name, "message": msg}})
+}
