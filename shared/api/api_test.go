@@ -430,14 +430,14 @@ func TestImport(t *testing.T) {
 	db := dynamotest.Client(t)
 	before := dynamotest.Snapshot(t, db, f.store.Tables())
 	for name, body := range map[string]string{
-		"empty":        `[]`,
-		"not a list":   `{"userId":"x"}`,
-		"bad id":       `[{"userId":"../x","username":"x"}]`,
-		"space":        `[{"userId":"x1","username":"two words"}]`,
-		"future":       `[{"userId":"x1","username":"x","lastLoginAt":"2999-01-01T00:00:00Z"}]`,
-		"bad time":     `[{"userId":"x1","username":"x","createdAt":"yesterday"}]`,
-		"duplicate":    `[{"userId":"x1","username":"x"},{"userId":"x1","username":"y"}]`,
-		"unknown key":  `[{"userId":"x1","username":"x","role":"god"}]`,
+		"empty":       `[]`,
+		"not a list":  `{"userId":"x"}`,
+		"bad id":      `[{"userId":"../x","username":"x"}]`,
+		"space":       `[{"userId":"x1","username":"two words"}]`,
+		"future":      `[{"userId":"x1","username":"x","lastLoginAt":"2999-01-01T00:00:00Z"}]`,
+		"bad time":    `[{"userId":"x1","username":"x","createdAt":"yesterday"}]`,
+		"duplicate":   `[{"userId":"x1","username":"x"},{"userId":"x1","username":"y"}]`,
+		"unknown key": `[{"userId":"x1","username":"x","role":"god"}]`,
 	} {
 		if r := f.call(t, admin, "POST", "/users/import", body); r.Code != 400 {
 			t.Errorf("%s: %d %s", name, r.Code, r.Raw)
