@@ -135,11 +135,11 @@ func NewData(scope constructs.Construct, id string) *Data {
 	d := &Data{Construct: c}
 	for _, t := range dynamo.Schema {
 		props := &awsdynamodb.TableProps{
-			PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(t.PK), Type: awsdynamodb.AttributeType_STRING},
-			BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+			PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(t.PK), Type: awsdynamodb.AttributeType_STRING},
+			BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
 			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
-			DeletionProtection: jsii.Bool(t.Retain),
-			RemovalPolicy:      awscdk.RemovalPolicy_DESTROY,
+			DeletionProtection:               jsii.Bool(t.Retain),
+			RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
 		}
 		if t.Retain {
 			props.RemovalPolicy = awscdk.RemovalPolicy_RETAIN

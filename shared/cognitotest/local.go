@@ -243,7 +243,9 @@ func Refresh(ctx context.Context, c *cip.Client, clientID, refreshToken string) 
 }
 
 // JWKSURL is where a pool's signing keys are served.
-func (l *Local) JWKSURL(poolID string) string { return l.Endpoint + "/" + poolID + "/.well-known/jwks.json" }
+func (l *Local) JWKSURL(poolID string) string {
+	return l.Endpoint + "/" + poolID + "/.well-known/jwks.json"
+}
 
 // Issuer is the iss claim of a pool's tokens.
 func (l *Local) Issuer(poolID string) string { return l.Endpoint + "/" + poolID }
