@@ -70,6 +70,12 @@ test: dynamodb-local node-tools ## run every test against DynamoDB Local and cog
 	@DYNAMODB_LOCAL_DIR=$(DDB_DIR) TOOLS_BIN=$(TOOLS_BIN) $(GO) run ./shared/dynamotest/cmd/withddb -port $(TEST_PORT) -- \
 	  $(GO) test -count=1 -timeout 12m ./...
 
+# --- run locally -------------------------------------------------------------
+
+.PHONY: dev
+dev: dynamodb-local node-tools ## the whole system on this machine (SEED=1 adds sample users and records)
+	@DYNAMODB_LOCAL_DIR=$(DDB_DIR) TOOLS_BIN=$(TOOLS_BIN) $(GO) run ./infra/local/cmd/dev $(if $(SEED),-seed)
+
 # --- deploy ----------------------------------------------------------------
 
 .PHONY: synth
@@ -78,7 +84,7 @@ synth: node-tools build ## synthesize the CloudFormation template (offline)
 
 .PHONY: deploy
 deploy: node-tools build ## deploy the stack to the AWS account of your credentials
-	$(TOOLS_BIN)/cdk deploy --no-notices
+	$(TOOLS_BIN)/cdk deploy --no-notices $(CDK_ARGS)
 
 .PHONY: clean
 clean: ## remove build output (keeps the tool cache)

@@ -188,8 +188,9 @@ func (r *Relay) signOut(ctx context.Context, items []dynamo.OutboxItem) int {
 	var wg sync.WaitGroup
 	for _, o := range items {
 		if r.SignOuter == nil {
-			if err := r.Store.Done(ctx, o); err == nil {
-				n++
+			// No pool configured: there are no sessions to revoke.
+			if err := r.Store.Done(ctx, o); err != nil {
+				r.Log.Error("cannot clear a sign-out with no pool to revoke it in", "userId", o.Event.UserID, "err", err)
 			}
 			continue
 		}

@@ -1,0 +1,63 @@
+// Command dev runs Dormancy on this machine (make dev). Ctrl-C stops all of
+// it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dormancy/dormancy/infra/local"
+)
+
+func main() {
+	o := local.Defaults()
+	seed := flag.Bool("seed", false, "create sample users and records")
+	flag.StringVar(&o.Schedule, "schedule", o.Schedule, "the sweep's schedule")
+	flag.Parse()
+	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	o.Env = map[string]string{}
+	for _, k := range []string{"DORMANCY_DAYS", "WARNING_DAYS", "GROUP_POLICIES", "EXEMPT_GROUPS", "ADMIN_GROUPS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			o.Env[k] = v
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := local.Start(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "make dev:", err)
+		os.Exit(1)
+	}
+	defer s.Close()
+	if *seed {
+		res, err := s.Seed(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "make dev: seed:", err)
+			os.Exit(1)
+		}
+		for _, u := range res.Users {
+			fmt.Printf("  seeded %-11s %v password %s\n", u.Username, u.Groups, u.Password)
+		}
+	}
+	fmt.Printf(`
+Dormancy is running on this machine.
+
+  REST API            %s        (Authorization: <idToken> from a sign-in)
+  Lambda Invoke API   %s        functions LoginHook, Sweeper, Reassign, Api
+  sign in             POST %s/local/signin {"username","password"}
+  clock               GET|POST %s/local/clock {"advance":"1104h"}
+  seed data           POST %s/local/seed
+  user pool           %s  pool %s, client %s
+  DynamoDB Local      http://127.0.0.1:%d  tables dormancy-users, -audit, -records, -outbox
+  sweep schedule      %s (on the movable clock)
+
+Ctrl-C stops everything.
+`, s.APIURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, "http://127.0.0.1:9229", s.PoolID, s.ClientID, o.DynamoPort, o.Schedule)
+	<-ctx.Done()
+	fmt.Fprintln(os.Stderr, "stopping...")
+}

@@ -1,0 +1,320 @@
+// Package local is Dormancy on one machine, with no AWS account: DynamoDB
+// Local with the stack's tables, cognito-local as the user pool, a local
+// EventBridge bus routing with the CDK rule's own pattern, the four functions
+// wired exactly as their mains wire them (from the SDK's standard endpoint
+// variables), the REST API with a Cognito-style authorizer, a Lambda Invoke
+// API, the sweeper on its schedule, and a clock a person can move.
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+
+	"github.com/dormancy/dormancy/shared/api"
+	"github.com/dormancy/dormancy/shared/boot"
+	"github.com/dormancy/dormancy/shared/cognitotest"
+	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/eventrules"
+	"github.com/dormancy/dormancy/shared/localbus"
+	"github.com/dormancy/dormancy/shared/loginhook"
+	"github.com/dormancy/dormancy/shared/reassign"
+	"github.com/dormancy/dormancy/shared/sweeper"
+)
+
+// Options say where the stack listens and what policy it runs.
+type Options struct {
+	APIAddr     string // the REST API, 127.0.0.1:3000
+	InvokeAddr  string // the Lambda Invoke API and /local routes, 127.0.0.1:3001
+	DynamoPort  int    // DynamoDB Local, 8000
+	CognitoPort int    // cognito-local, 9229
+	DataDir     string // cognito-local's data
+	Schedule    string // the sweep's schedule expression
+	// Env overrides the functions' policy variables (DORMANCY_DAYS, …).
+	Env map[string]string
+	Log *slog.Logger
+}
+
+// Defaults are the addresses of spec §11.
+func Defaults() Options {
+	return Options{
+		APIAddr: "127.0.0.1:3000", InvokeAddr: "127.0.0.1:3001", DynamoPort: 8000, CognitoPort: 9229,
+		DataDir: ".dev", Schedule: "cron(15 23 * * ? *)",
+	}
+}
+
+// Function is one function's handler on raw JSON, as Lambda invokes it.
+type Function func(ctx context.Context, payload []byte) ([]byte, error)
+
+// Stack is the running system.
+type Stack struct {
+	Clock     *Clock
+	PoolID    string
+	ClientID  string
+	Tables    dynamo.Tables
+	APIURL    string
+	InvokeURL string
+
+	opts       Options
+	log        *slog.Logger
+	ddb        *dynamotest.Local
+	cognito    *cognitotest.Local
+	cip        *cip.Client
+	bus        *localbus.Bus
+	store      *dynamo.Store
+	hook       *loginhook.Hook
+	functions  map[string]Function
+	jwks       []byte
+	servers    []*http.Server
+	sched      Schedule
+	cognitoDir string
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+// Start brings everything up, or nothing: a port already taken is an error
+// that says so, and whatever started is stopped again.
+func Start(ctx context.Context, o Options) (s *Stack, err error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	sched, err := ParseSchedule(o.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	for _, addr := range []string{o.APIAddr, o.InvokeAddr, "127.0.0.1:" + strconv.Itoa(o.DynamoPort), "127.0.0.1:" + strconv.Itoa(o.CognitoPort)} {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s is already in use: is make dev already running? (stop it first)", addr)
+		}
+	}
+	s = &Stack{Clock: &Clock{}, opts: o, log: o.Log, sched: sched, stop: make(chan struct{}), functions: map[string]Function{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	dir, err := dynamotest.Dir()
+	if err != nil {
+		return nil, err
+	}
+	if s.ddb, err = dynamotest.Start(dir, o.DynamoPort); err != nil {
+		return nil, err
+	}
+	s.Tables = dynamo.Tables{Users: "dormancy-users", Audit: "dormancy-audit", Records: "dormancy-records", Outbox: "dormancy-outbox"}
+	db := dynamotest.NewClient(s.ddb.Endpoint)
+	if err = dynamo.CreateTables(ctx, db, s.Tables); err != nil {
+		return nil, err
+	}
+	s.store = dynamo.New(db, s.Tables)
+
+	if err = os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	cdir, err := os.MkdirTemp(o.DataDir, "cognito-")
+	if err != nil {
+		return nil, err
+	}
+	s.cognitoDir = cdir
+	if s.cognito, err = cognitotest.Start(cdir, o.CognitoPort); err != nil {
+		return nil, err
+	}
+	s.cip = cognitotest.NewClient(s.cognito.Endpoint)
+	if s.PoolID, s.ClientID, err = cognitotest.CreatePool(ctx, s.cip, "dormancy"); err != nil {
+		return nil, err
+	}
+	if s.jwks, err = get(s.cognito.JWKSURL(s.PoolID)); err != nil {
+		return nil, fmt.Errorf("read the pool's JWKS: %w", err)
+	}
+
+	s.bus = localbus.New(nil)
+	busURL, err := s.serve("127.0.0.1:0", s.bus)
+	if err != nil {
+		return nil, err
+	}
+	if err = s.wire(busURL); err != nil {
+		return nil, err
+	}
+	if err = s.bus.Route("UserDeactivatedRule", eventrules.UserDeactivated.JSON(), func(ctx context.Context, env []byte) error {
+		_, err := s.functions["Reassign"](ctx, env)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if s.APIURL, err = s.serve(o.APIAddr, http.HandlerFunc(s.gateway)); err != nil {
+		return nil, err
+	}
+	if s.InvokeURL, err = s.serve(o.InvokeAddr, s.invokeMux()); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.runSchedule()
+	return s, nil
+}
+
+// wire builds the four functions as their mains do: configuration from the
+// environment, endpoints from the SDK's standard variables.
+func (s *Stack) wire(busURL string) error {
+	env := map[string]string{
+		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL_DYNAMODB": s.ddb.Endpoint, "AWS_ENDPOINT_URL_EVENTBRIDGE": busURL,
+		"USERS_TABLE": s.Tables.Users, "AUDIT_TABLE": s.Tables.Audit, "RECORDS_TABLE": s.Tables.Records, "OUTBOX_TABLE": s.Tables.Outbox,
+		"EVENT_BUS_NAME": "dormancy-local", "EXEMPT_GROUPS": "BreakGlass",
+		// USER_POOL_ID stays unset: cognito-local cannot revoke sessions.
+	}
+	for k, v := range s.opts.Env {
+		env[k] = v
+	}
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
+	load := func(name string, required []string) (boot.Env, error) {
+		e, err := boot.Load(required...)
+		if err != nil {
+			return e, fmt.Errorf("%s: %w", name, err)
+		}
+		e.Log = s.log.With("function", name)
+		return e, nil
+	}
+	e, err := load("LoginHook", loginhook.Required)
+	if err != nil {
+		return err
+	}
+	s.hook = loginhook.FromEnv(e, s.Clock.Now)
+	s.functions["LoginHook"] = func(ctx context.Context, p []byte) ([]byte, error) { return s.hook.Handle(ctx, p) }
+
+	if e, err = load("Sweeper", sweeper.Required); err != nil {
+		return err
+	}
+	sw := sweeper.FromEnv(e, s.Clock.Now, io.Discard)
+	s.functions["Sweeper"] = func(ctx context.Context, p []byte) ([]byte, error) {
+		sum, err := sw.Handle(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(sum)
+	}
+
+	if e, err = load("Reassign", reassign.Required); err != nil {
+		return err
+	}
+	ra := reassign.FromEnv(e, s.Clock.Now)
+	s.functions["Reassign"] = func(ctx context.Context, p []byte) ([]byte, error) {
+		res, err := ra.Handle(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res)
+	}
+
+	if e, err = load("Api", api.Required); err != nil {
+		return err
+	}
+	a := api.FromEnv(e, s.Clock.Now)
+	s.functions["Api"] = func(ctx context.Context, p []byte) ([]byte, error) {
+		var req events.APIGatewayProxyRequest
+		if err := json.Unmarshal(p, &req); err != nil {
+			return nil, fmt.Errorf("not an API Gateway proxy event: %w", err)
+		}
+		resp, err := a.HandleProxy(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(resp)
+	}
+	return nil
+}
+
+// serve listens on addr and serves h until Close.
+func (s *Stack) serve(addr string, h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go srv.Serve(l)
+	return "http://" + l.Addr().String(), nil
+}
+
+// runSchedule fires the sweeper when the (movable) clock passes the
+// schedule's next time; a jump over many firings runs it once, as a late
+// schedule would, and the sweep catches up on everything past due.
+func (s *Stack) runSchedule() {
+	defer s.wg.Done()
+	last := s.Clock.Now()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		now := s.Clock.Now()
+		if now.Before(s.sched.Next(last)) {
+			if now.Before(last) {
+				last = now // the clock was set back
+			}
+			continue
+		}
+		last = now
+		ev, _ := json.Marshal(map[string]any{
+			"version": "0", "id": fmt.Sprintf("sched-%d", now.Unix()), "detail-type": "Scheduled Event", "source": "aws.events",
+			"account": "000000000000", "time": now.Format(time.RFC3339), "region": "us-east-1",
+			"resources": []string{"arn:aws:events:us-east-1:000000000000:rule/SweepSchedule"}, "detail": map[string]any{},
+		})
+		out, err := s.functions["Sweeper"](context.Background(), ev)
+		if err != nil {
+			s.log.Error("scheduled sweep failed", "err", err)
+			continue
+		}
+		s.log.Info("scheduled sweep", "summary", json.RawMessage(out))
+	}
+}
+
+// Close stops everything it started, leaving no process or port behind.
+func (s *Stack) Close() {
+	select {
+	case <-s.stop:
+		return
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range s.servers {
+		srv.Shutdown(ctx)
+	}
+	s.cognito.Stop()
+	s.ddb.Stop()
+	if s.cognitoDir != "" {
+		os.RemoveAll(s.cognitoDir)
+	}
+}
+
+func get(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
