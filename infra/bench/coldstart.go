@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/dormancy/dormancy/events"
-	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/dynamotest"
 )
 
 // coldStarts lists the functions and the sample event each answers first.
@@ -35,7 +35,7 @@ func benchColdStart(ctx context.Context, endpoint string) ([]Figure, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	db := dynamoClient(endpoint)
+	db := dynamotest.NewClient(endpoint)
 	tables, err := newTables(ctx, db, "cold")
 	if err != nil {
 		return nil, err
@@ -140,8 +140,6 @@ func firstAnswer(bin string, env []string, event []byte) (time.Duration, error) 
 		return 0, fmt.Errorf("no answer within 20 s")
 	}
 }
-
-var _ = dynamo.Schema
 
 // coldStartLimit bounds process start to first answer, DynamoDB round trips
 // of the first event included: far below Cognito's 5 s for a trigger, and
