@@ -50,6 +50,11 @@ func info(name, unit string, value float64) Figure {
 	return Figure{Name: name, Value: value, Unit: unit, Target: "reported", Holds: true}
 }
 
+// reported is a ratio shown beside a target for context, not held to one.
+func reported(name, unit string, value, baseline float64) Figure {
+	return Figure{name, value, unit, baseline, round(value / baseline), "reported", true}
+}
+
 func round(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))

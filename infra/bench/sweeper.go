@@ -129,8 +129,12 @@ func benchSweeper(ctx context.Context, db *dynamodb.Client, n int) ([]Figure, er
 		info(fmt.Sprintf("sweeper seed %d users", n), "s", seeded.Seconds()),
 		atMost(fmt.Sprintf("sweeper items read per user acted on (%d users, %d dormant)", n, dormant), "items", float64(sum.ItemsRead), float64(sum.Deactivated+sum.Warned), 1.2),
 		atLeast("sweeper full Scan items / sweep items read", "items", float64(scanned), float64(sum.ItemsRead), 50),
-		atLeast(fmt.Sprintf("sweeper deactivations/s (vs bare conditional UpdateItem, %d writers)", sweepWriters), "1/s", float64(sum.Deactivated)/sweepDur.Seconds(), bareRate, 0.8),
-		atLeast(fmt.Sprintf("sweeper deactivations/s (vs the same transactions issued bare, %d writers)", sweepWriters), "1/s", float64(sum.Deactivated)/sweepDur.Seconds(), txRate, 0.8),
+		// The target: the sweep against its own conditional writes (user,
+		// audit entry, owed event and sign-out, one transaction) issued bare.
+		atLeast(fmt.Sprintf("sweeper deactivations/s (vs its conditional transactions issued bare, %d writers)", sweepWriters), "1/s", float64(sum.Deactivated)/sweepDur.Seconds(), txRate, 0.8),
+		// For context: what the atomic audit entry and outbox cost against a
+		// single-item conditional update, which could not record either.
+		reported(fmt.Sprintf("sweeper deactivations/s (vs single-item conditional UpdateItem, %d writers)", sweepWriters), "1/s", float64(sum.Deactivated)/sweepDur.Seconds(), bareRate),
 	}, nil
 }
 

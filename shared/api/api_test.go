@@ -17,12 +17,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	root "github.com/dormancy/dormancy"
-	dormevents "github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/api"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/dynamotest"
 	"github.com/dormancy/dormancy/shared/localbus"
+	"github.com/dormancy/dormancy/shared/localbus/localbustest"
 	"github.com/dormancy/dormancy/shared/loginhook"
 	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/sweeper"
@@ -46,15 +46,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	s := dynamotest.NewStore(t)
-	b := localbus.New(dormevents.Validate)
-	srv := b.Serve()
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() {
-		if inv := b.Invalid(); len(inv) > 0 {
-			t.Errorf("events not matching their schema: %v", inv)
-		}
-	})
-	relay := &outbox.Relay{Store: s, Publisher: &outbox.EventBridge{Client: localbus.Client(srv.URL), Bus: "api-test"}, Log: quiet}
+	b, client := localbustest.New(t)
+	relay := &outbox.Relay{Store: s, Publisher: &outbox.EventBridge{Client: client, Bus: "api-test"}, Log: quiet}
 	f := &fixture{store: s, bus: b, now: t0}
 	f.api = api.New(s, policy, []string{"Admin", "Ops"}, relay, func() time.Time { return f.now }, quiet)
 	f.user(t, "admin-1", "alice", []string{"Admin"}, 1)

@@ -11,7 +11,6 @@ package cognitotest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -26,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+
+	"github.com/dormancy/dormancy/shared/dynamotest"
 )
 
 // Local is a running cognito-local.
@@ -42,7 +43,7 @@ func Binary() (string, error) {
 	if d := os.Getenv("TOOLS_BIN"); d != "" {
 		return filepath.Join(d, "cognito-local"), nil
 	}
-	root, err := moduleRoot()
+	root, err := dynamotest.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -56,23 +57,6 @@ func Binary() (string, error) {
 		return "", fmt.Errorf("install cognito-local with make node-tools: %w", err)
 	}
 	return bin, nil
-}
-
-func moduleRoot() (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		p := filepath.Dir(d)
-		if p == d {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		d = p
-	}
 }
 
 // Start runs cognito-local on 127.0.0.1:port (0 picks one) with its data in

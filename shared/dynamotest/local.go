@@ -37,7 +37,7 @@ func Dir() (string, error) {
 	if d := os.Getenv("DYNAMODB_LOCAL_DIR"); d != "" {
 		return d, nil
 	}
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -53,7 +53,9 @@ func Dir() (string, error) {
 	return d, nil
 }
 
-func moduleRoot() (string, error) {
+// ModuleRoot is the folder of go.mod above the working directory (tests run
+// in their package's folder).
+func ModuleRoot() (string, error) {
 	d, err := os.Getwd()
 	if err != nil {
 		return "", err

@@ -16,11 +16,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/dynamotest"
 	"github.com/dormancy/dormancy/shared/localbus"
+	"github.com/dormancy/dormancy/shared/localbus/localbustest"
 	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/sweeper"
 )
@@ -36,15 +36,8 @@ var (
 // bus is a local PutEvents endpoint, reached through the real SDK client,
 // validating every detail against its schema.
 func bus(t *testing.T) (*localbus.Bus, *outbox.EventBridge) {
-	b := localbus.New(events.Validate)
-	srv := b.Serve()
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() {
-		if inv := b.Invalid(); len(inv) > 0 {
-			t.Errorf("events not matching their schema: %v", inv)
-		}
-	})
-	return b, &outbox.EventBridge{Client: localbus.Client(srv.URL), Bus: "faults", Sleep: func(time.Duration) error { return nil }}
+	b, client := localbustest.New(t)
+	return b, &outbox.EventBridge{Client: client, Bus: "faults", Sleep: func(time.Duration) error { return nil }}
 }
 
 func newSweeper(store sweeper.Store, ob outbox.Store, pub outbox.Publisher, now func() time.Time) *sweeper.Sweeper {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/localbus"
+	"github.com/dormancy/dormancy/shared/localbus/localbustest"
 	"github.com/dormancy/dormancy/shared/outbox"
 )
 
@@ -29,15 +29,8 @@ func warnings(n int) []dormancy.Event {
 }
 
 func newBus(t *testing.T) (*localbus.Bus, *outbox.EventBridge) {
-	b := localbus.New(events.Validate)
-	srv := b.Serve()
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() {
-		if inv := b.Invalid(); len(inv) > 0 {
-			t.Errorf("invalid details: %v", inv)
-		}
-	})
-	return b, &outbox.EventBridge{Client: localbus.Client(srv.URL), Bus: "test", Sleep: func(time.Duration) error { return nil }}
+	b, client := localbustest.New(t)
+	return b, &outbox.EventBridge{Client: client, Bus: "test", Sleep: func(time.Duration) error { return nil }}
 }
 
 func ids(evs []dormancy.Event) []string {

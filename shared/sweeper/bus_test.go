@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/localbus"
+	"github.com/dormancy/dormancy/shared/localbus/localbustest"
 	"github.com/dormancy/dormancy/shared/outbox"
 )
 
@@ -20,17 +20,8 @@ type testBus struct {
 }
 
 func newTestBus(t *testing.T) *testBus {
-	b := localbus.New(events.Validate)
-	srv := b.Serve()
-	t.Cleanup(srv.Close)
-	client := localbus.Client(srv.URL)
-	tb := &testBus{t: t, bus: b, publisher: &outbox.EventBridge{Client: client, Bus: "dormancy-test", Sleep: func(_ time.Duration) error { return nil }}}
-	t.Cleanup(func() {
-		if inv := b.Invalid(); len(inv) > 0 {
-			t.Errorf("events that do not match their schema: %v", inv)
-		}
-	})
-	return tb
+	b, client := localbustest.New(t)
+	return &testBus{t: t, bus: b, publisher: &outbox.EventBridge{Client: client, Bus: "dormancy-test", Sleep: func(time.Duration) error { return nil }}}
 }
 
 func (b *testBus) failCalls(n int) { b.bus.FailCalls(n) }
