@@ -30,7 +30,11 @@
 //     spread over 32 partition keys instead of one. The sweeper queries each
 //     shard for lastActivityAt <= a cut-off, so it reads only users at or past
 //     a threshold (or inside the warning window, for users not yet warned):
-//     its cost follows the dormant users, not the table.
+//     its cost follows the dormant users, not the table. Two costs are
+//     accepted and bounded: the cut-off is the smallest threshold, so with a
+//     GROUP_POLICIES threshold shorter than a user's own, users between the
+//     two are read and kept; and exempt users past the cut-off are read (and
+//     counted as exempt) on every sweep.
 //   - byList: partition listShard ("ACTIVE#nn" or "DEACTIVATED#nn"), sort
 //     lastActivityAt; projection ALL. The admin listing merges the 16 shards of
 //     a status, newest activity first.

@@ -38,11 +38,15 @@ type Hook struct {
 	policy dormancy.Policy
 	now    func() time.Time
 	log    *slog.Logger
+	// Budget bounds the store calls of one trigger, so that an unreachable
+	// store is answered with the hook's own message well inside the 5 s
+	// Cognito gives a trigger, not with Cognito's timeout.
+	Budget time.Duration
 }
 
 // New returns a hook. now is the clock (time.Now in Lambda).
 func New(store Store, policy dormancy.Policy, now func() time.Time, log *slog.Logger) *Hook {
-	return &Hook{store: store, policy: policy, now: now, log: log}
+	return &Hook{store: store, policy: policy, now: now, log: log, Budget: 3 * time.Second}
 }
 
 // Refusal is an error whose text Cognito shows the user, prefixed with
@@ -60,6 +64,11 @@ var ErrMalformed = errors.New("malformed trigger event")
 // Handle is the Lambda handler. It returns the event unchanged (Cognito
 // reads its response fields; the hook sets none) or an error.
 func (h *Hook) Handle(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+	if h.Budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.Budget)
+		defer cancel()
+	}
 	var hdr events.CognitoEventUserPoolsHeader
 	if err := json.Unmarshal(raw, &hdr); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -94,9 +103,9 @@ func (h *Hook) Handle(ctx context.Context, raw json.RawMessage) (json.RawMessage
 	if err != nil {
 		var r *Refusal
 		if errors.As(err, &r) {
-			log.Info("refused", "reason", r.Message)
+			log.InfoContext(ctx, "refused", "reason", r.Message)
 		} else {
-			log.Error("trigger failed", "err", err)
+			log.ErrorContext(ctx, "trigger failed", "err", err)
 		}
 		return nil, err
 	}
@@ -168,7 +177,7 @@ func (h *Hook) preAuthentication(ctx context.Context, log *slog.Logger, userName
 	case errors.Is(err, dormancy.ErrNotFound):
 		return nil // first sign-in: PostAuthentication creates the record
 	case err != nil:
-		log.Error("cannot read user; refusing sign-in", "userId", id, "err", err)
+		log.ErrorContext(ctx, "cannot read user; refusing sign-in", "userId", id, "err", err)
 		return unavailable
 	}
 	return h.admit(ctx, log, u)
@@ -190,12 +199,12 @@ func (h *Hook) admit(ctx context.Context, log *slog.Logger, u dormancy.User) err
 		c := dormancy.DeactivateForInactivity(u, v, now)
 		err := h.store.Apply(ctx, c)
 		if err == nil {
-			log.Info("deactivated at sign-in", "userId", u.UserID, "thresholdDays", v.ThresholdDays,
+			log.InfoContext(ctx, "deactivated at sign-in", "userId", u.UserID, "thresholdDays", v.ThresholdDays,
 				"lastActivityAt", dormancy.FormatTime(v.LastActivity), "eventId", c.Events[0].ID)
 			return &Refusal{Message: dormancy.RefusalMessage(c.User.Deactivation)}
 		}
 		if !errors.Is(err, dormancy.ErrConflict) || attempt == 2 {
-			log.Error("cannot deactivate dormant user; refusing sign-in", "userId", u.UserID, "err", err)
+			log.ErrorContext(ctx, "cannot deactivate dormant user; refusing sign-in", "userId", u.UserID, "err", err)
 			return unavailable
 		}
 		// Someone changed the user meanwhile (the sweeper, or a sign-in):
@@ -224,7 +233,7 @@ func (h *Hook) postAuthentication(ctx context.Context, log *slog.Logger, userNam
 			u, audit := dormancy.NewAccount(id, name, nil, dormancy.FirstLogin, id, now, now)
 			err = h.store.CreateUser(ctx, u, audit)
 			if err == nil {
-				log.Info("created at first sign-in", "userId", id)
+				log.InfoContext(ctx, "created at first sign-in", "userId", id)
 				return nil
 			}
 			if errors.Is(err, dormancy.ErrExists) {
@@ -235,10 +244,10 @@ func (h *Hook) postAuthentication(ctx context.Context, log *slog.Logger, userNam
 			if gerr != nil {
 				return unavailable
 			}
-			log.Warn("sign-in raced a deactivation; not stamped", "userId", id)
+			log.WarnContext(ctx, "sign-in raced a deactivation; not stamped", "userId", id)
 			return &Refusal{Message: dormancy.RefusalMessage(u.Deactivation)}
 		}
-		log.Error("cannot stamp sign-in", "userId", id, "err", err)
+		log.ErrorContext(ctx, "cannot stamp sign-in", "userId", id, "err", err)
 		return unavailable
 	}
 }
@@ -265,12 +274,12 @@ func (h *Hook) postConfirmation(ctx context.Context, log *slog.Logger, src, user
 	u, audit := dormancy.NewAccount(id, name, nil, source, id, now, now)
 	switch err := h.store.CreateUser(ctx, u, audit); {
 	case err == nil:
-		log.Info("created", "userId", id, "creationSource", source)
+		log.InfoContext(ctx, "created", "userId", id, "creationSource", source)
 		return nil
 	case errors.Is(err, dormancy.ErrExists):
 		return nil // creationSource is set once; nothing to change
 	default:
-		log.Error("cannot create user", "userId", id, "err", err)
+		log.ErrorContext(ctx, "cannot create user", "userId", id, "err", err)
 		return unavailable
 	}
 }
@@ -300,21 +309,24 @@ func (h *Hook) preTokenGeneration(ctx context.Context, log *slog.Logger, src, us
 	case errors.Is(err, dormancy.ErrNotFound):
 		now := h.now()
 		nu, audit := dormancy.NewAccount(id, name, groups, dormancy.FirstLogin, id, now, now)
+		if src == "TokenGeneration_RefreshTokens" {
+			nu.LastLoginAt = time.Time{} // a refresh is not a sign-in
+		}
 		if err := h.store.CreateUser(ctx, nu, audit); err != nil && !errors.Is(err, dormancy.ErrExists) {
-			log.Error("cannot create user", "userId", id, "err", err)
+			log.ErrorContext(ctx, "cannot create user", "userId", id, "err", err)
 			return unavailable
 		}
 		return nil
 	case err != nil:
-		log.Error("cannot read user; refusing tokens", "userId", id, "err", err)
+		log.ErrorContext(ctx, "cannot read user; refusing tokens", "userId", id, "err", err)
 		return unavailable
 	}
 	if !sameSet(u.Groups, groups) {
 		if err := h.store.SetGroups(ctx, id, groups); err != nil {
-			log.Error("cannot record groups", "userId", id, "err", err)
+			log.ErrorContext(ctx, "cannot record groups", "userId", id, "err", err)
 			return unavailable
 		}
-		log.Info("groups recorded", "userId", id, "groups", groups)
+		log.InfoContext(ctx, "groups recorded", "userId", id, "groups", groups)
 		u.Groups = groups
 	}
 	return h.admit(ctx, log, u)

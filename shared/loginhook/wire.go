@@ -14,6 +14,9 @@ var Required = []string{"USERS_TABLE", "AUDIT_TABLE", "OUTBOX_TABLE"}
 
 // FromEnv wires the hook from a function's environment.
 func FromEnv(env boot.Env, now func() time.Time) *Hook {
-	store := dynamo.New(dynamodb.NewFromConfig(env.AWS), env.Tables())
+	// Two tries at most: the hook's budget is Cognito's 5 s, not the SDK's
+	// default backoff.
+	db := dynamodb.NewFromConfig(env.AWS, func(o *dynamodb.Options) { o.RetryMaxAttempts = 2 })
+	store := dynamo.New(db, env.Tables())
 	return New(store, env.Config.Policy, now, env.Log)
 }

@@ -183,7 +183,7 @@ func (h *Handler) Clear(ctx context.Context, ev dormancy.UserDeactivated) (Resul
 		return res, fmt.Errorf("reassign for %s (event %s): %d fields failed, among them %s", ev.UserID, ev.EventID, len(failed), strings.Join(shown, ", "))
 	}
 	res.Complete = true
-	log.Info("reassignment done", "cleared", res.Cleared, "skipped", res.Skipped)
+	log.InfoContext(ctx, "reassignment done", "cleared", res.Cleared, "skipped", res.Skipped)
 	return res, nil
 }
 

@@ -299,7 +299,7 @@ func (s *Sweeper) Run(ctx context.Context, dryRun bool) (Summary, error) {
 	}
 	sum.Complete = !stopped.Load() && firstErr == nil
 	sum.DurationMs = time.Since(started).Milliseconds()
-	s.Log.Info("sweep finished", "summary", sum)
+	s.Log.InfoContext(ctx, "sweep finished", "summary", sum)
 	s.emitMetrics(sum)
 	if firstErr != nil && sum.Deactivated+sum.Warned == 0 && sum.Examined == 0 {
 		// Nothing could be read at all: fail the invocation so it is visible
