@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/dynamotest"
@@ -176,4 +177,21 @@ func TestStartingTwiceIsAClearError(t *testing.T) {
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-var _ = os.Getenv
+
+func TestCloseLeavesNoPortBehind(t *testing.T) {
+	o := Options{APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "rate(1 day)",
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s, err := Start(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{strings.TrimPrefix(s.APIURL, "http://"), strings.TrimPrefix(s.InvokeURL, "http://"),
+		strings.TrimPrefix(s.ddb.Endpoint, "http://"), strings.TrimPrefix(s.cognito.Endpoint, "http://")}
+	s.Close()
+	for _, a := range addrs {
+		if c, err := net.DialTimeout("tcp", a, 300*time.Millisecond); err == nil {
+			c.Close()
+			t.Errorf("%s still answers after Close", a)
+		}
+	}
+}
