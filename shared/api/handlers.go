@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -343,7 +344,11 @@ func (a *API) sendOwed(r *http.Request) {
 	if a.relay == nil {
 		return
 	}
-	if _, err := a.relay.Flush(r.Context()); err != nil {
+	// The outbox may hold others' work too (after an outage, say); the
+	// admin's request does not wait for all of it.
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if _, err := a.relay.Flush(ctx); err != nil {
 		a.log.Warn("owed events not all sent; the sweeper will retry", "err", err)
 	}
 }
@@ -370,7 +375,7 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request, c Caller) erro
 	for i, in := range list {
 		u, err := importedUser(in, now)
 		if err != nil {
-			return invalid("users[%d]: %s", i, err.(*badRequest).msg)
+			return invalid("users[%d]: %s", i, clientMessage(err, http.StatusBadRequest))
 		}
 		if seen[u.UserID] {
 			return invalid("users[%d]: userId %s appears twice", i, u.UserID)
