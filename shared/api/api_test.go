@@ -409,8 +409,11 @@ func TestLookupOffersOnlyActiveUsers(t *testing.T) {
 	f.deactivate(t, "p2")
 	r := f.call(t, plain, "GET", "/users/lookup?q=PA", "")
 	users := r.Body["users"].([]any)
-	if r.Code != 200 || len(users) != 1 || users[0].(map[string]any)["userId"] != "plain-1" {
+	if r.Code != 200 || len(users) != 1 || users[0].(map[string]any)["userId"] != "plain-1" || !cmp.Equal(users[0].(map[string]any)["actions"], []any{}) {
 		t.Errorf("%d %s", r.Code, r.Raw)
+	}
+	if r := f.call(t, admin, "GET", "/users/lookup?q=pa", ""); !cmp.Equal(r.Body["users"].([]any)[0].(map[string]any)["actions"], []any{"deactivate"}) {
+		t.Errorf("admin's picker: %s", r.Raw)
 	}
 	if r := f.call(t, plain, "GET", "/users/lookup", ""); r.Code != 400 {
 		t.Errorf("empty q: %d", r.Code)

@@ -237,12 +237,15 @@ func (a *API) lookupUsers(w http.ResponseWriter, r *http.Request, c Caller) erro
 		return err
 	}
 	type pick struct {
-		UserID   string `json:"userId"`
-		Username string `json:"username"`
+		UserID       string   `json:"userId"`
+		Username     string   `json:"username"`
+		ActiveStatus string   `json:"activeStatus"`
+		Actions      []string `json:"actions"`
 	}
 	out := []pick{}
 	for _, u := range users {
-		out = append(out, pick{u.UserID, u.Username})
+		v := view(u, c)
+		out = append(out, pick{v.UserID, v.Username, v.ActiveStatus, v.Actions})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": out})
 	return nil
