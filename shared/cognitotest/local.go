@@ -12,13 +12,11 @@ package cognitotest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,14 +25,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/localproc"
 )
 
 // Local is a running cognito-local.
 type Local struct {
 	Endpoint string
 	Port     int
-	cmd      *exec.Cmd
-	done     chan struct{}
+	*localproc.Process
 }
 
 // Binary finds cognito-local: $TOOLS_BIN, else the Makefile's node tools,
@@ -67,15 +65,11 @@ func Start(dir string, port int) (*Local, error) {
 		return nil, err
 	}
 	if port == 0 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		if port, err = localproc.FreePort(); err != nil {
 			return nil, err
 		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
 	}
-	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond); err == nil {
-		c.Close()
+	if localproc.InUse(port) {
 		return nil, fmt.Errorf("port %d is already in use: is another cognito-local (or make dev) running?", port)
 	}
 	// Pools sign in by user name (cognito-local's default is e-mail).
@@ -89,47 +83,19 @@ func Start(dir string, port int) (*Local, error) {
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if os.Getenv("COGNITO_LOCAL_LOG") != "" {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start cognito-local: %w", err)
-	}
-	l := &Local{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(l.done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(l.Endpoint + "/health")
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ready := func() error {
+		resp, err := http.Get(endpoint + "/health")
 		if err == nil {
 			resp.Body.Close()
-			return l, nil
 		}
-		select {
-		case <-l.done:
-			return nil, fmt.Errorf("cognito-local exited at start (set COGNITO_LOCAL_LOG=1 to see why)")
-		default:
-		}
-		if time.Now().After(deadline) {
-			l.Stop()
-			return nil, fmt.Errorf("cognito-local did not answer within 30 s: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err
 	}
-}
-
-// Stop ends cognito-local and anything it started.
-func (l *Local) Stop() {
-	if l == nil || l.cmd.Process == nil {
-		return
+	p, err := localproc.Start("cognito-local", cmd, "COGNITO_LOCAL_LOG", ready, 30*time.Second)
+	if err != nil {
+		return nil, err
 	}
-	syscall.Kill(-l.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-l.done:
-	case <-time.After(5 * time.Second):
-		syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
-		<-l.done
-	}
+	return &Local{Endpoint: endpoint, Port: port, Process: p}, nil
 }
 
 // NewClient is a Cognito client for a local endpoint.

@@ -8,17 +8,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dormancy/dormancy/shared/localproc"
 )
 
 // EndpointVar is the SDK's standard variable for the DynamoDB endpoint.
@@ -27,8 +27,7 @@ const EndpointVar = "AWS_ENDPOINT_URL_DYNAMODB"
 // Local is a running DynamoDB Local process.
 type Local struct {
 	Endpoint string
-	cmd      *exec.Cmd
-	done     chan struct{}
+	*localproc.Process
 }
 
 // Dir finds the unpacked emulator: $DYNAMODB_LOCAL_DIR, else .cache/dynamodb-local
@@ -84,15 +83,12 @@ func StartPersistent(dir string, port int, dbPath string) (*Local, error) {
 
 func start(dir string, port int, dbPath string) (*Local, error) {
 	if port == 0 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		var err error
+		if port, err = localproc.FreePort(); err != nil {
 			return nil, err
 		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
 	}
-	if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond); err == nil {
-		c.Close()
+	if localproc.InUse(port) {
 		return nil, fmt.Errorf("port %d is already in use: is another DynamoDB Local (or make dev) running?", port)
 	}
 	args := []string{"-Xmx1g", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar", "-disableTelemetry", "-port", strconv.Itoa(port)}
@@ -103,55 +99,19 @@ func start(dir string, port int, dbPath string) (*Local, error) {
 	}
 	cmd := exec.Command("java", args...)
 	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if os.Getenv("DYNAMODB_LOCAL_LOG") != "" {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start DynamoDB Local (java): %w", err)
-	}
-	l := &Local{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(l.done) }()
-	db := NewClient(l.Endpoint)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	db := NewClient(endpoint)
+	ready := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		_, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
-		cancel()
-		if err == nil {
-			return l, nil
-		}
-		select {
-		case <-l.done:
-			return nil, fmt.Errorf("DynamoDB Local exited at start (set DYNAMODB_LOCAL_LOG=1 to see why): %v", cmd.ProcessState)
-		default:
-		}
-		if time.Now().After(deadline) {
-			l.Stop()
-			return nil, fmt.Errorf("DynamoDB Local did not answer within 60s: %w", err)
-		}
-		time.Sleep(150 * time.Millisecond)
+		return err
 	}
-}
-
-// Stop ends the process (and anything it started).
-func (l *Local) Stop() {
-	if l == nil || l.cmd.Process == nil {
-		return
+	p, err := localproc.Start("DynamoDB Local", cmd, "DYNAMODB_LOCAL_LOG", ready, 60*time.Second)
+	if err != nil {
+		return nil, err
 	}
-	syscall.Kill(-l.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-l.done:
-	case <-time.After(5 * time.Second):
-		syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
-		<-l.done
-	}
-}
-
-// Kill stops the process abruptly, as a crash would (for fault tests).
-func (l *Local) Kill() {
-	syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
-	<-l.done
+	return &Local{Endpoint: endpoint, Process: p}, nil
 }
 
 // NewClient is a DynamoDB client for a local endpoint, with dummy
