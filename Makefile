@@ -15,7 +15,7 @@ DDB_SHA512 := sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCL
 NODE_DIR  := $(CACHE)/node-tools
 TOOLS_BIN := $(NODE_DIR)/node_modules/.bin
 FUNCTIONS := loginhook sweeper reassign api
-TEST_PORT ?= 8765
+TEST_PORT ?= 0
 
 .PHONY: help
 help: ## list the targets
