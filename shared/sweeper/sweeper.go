@@ -132,181 +132,215 @@ func ParseInput(raw json.RawMessage) (Input, error) {
 	return in, nil
 }
 
+// Run sweeps once. Lambda's deadline (ctx) bounds it: it stops taking new
+// work when Reserve is left, and the next run carries on where it stopped.
+func (s *Sweeper) Run(ctx context.Context, dryRun bool) (Summary, error) {
+	started := time.Now()
+	r := &run{s: s, ctx: ctx, now: s.Now(), dryRun: dryRun, jobs: make(chan func(), 64)}
+	r.sum.DryRun = dryRun
+	if !dryRun && s.Relay != nil {
+		// Events and sign-outs owed by earlier runs, the login hook and the
+		// API go first.
+		res, err := s.flush(ctx)
+		r.sum.EventsPublished += res.Published
+		r.sum.SignedOut += res.SignedOut
+		if err != nil && ctx.Err() == nil {
+			s.Log.ErrorContext(ctx, "flushing owed events failed", "err", err)
+		}
+	}
+	r.sweep()
+	if !dryRun && s.Relay != nil {
+		res, err := s.flush(ctx)
+		r.sum.EventsPublished += res.Published
+		r.sum.SignedOut += res.SignedOut
+		r.sum.EventsPending, r.sum.SignOutsPending = res.EventsPending, res.SignOutsPending
+		if err != nil && ctx.Err() == nil {
+			s.Log.ErrorContext(ctx, "publishing events failed", "err", err)
+			r.fail(err)
+		}
+		if res.EventsPending > 0 || res.SignOutsPending > 0 {
+			r.stopped.Store(true)
+		}
+	}
+	sum := r.summary()
+	sum.DurationMs = time.Since(started).Milliseconds()
+	s.Log.InfoContext(ctx, "sweep finished", "summary", sum)
+	s.emitMetrics(sum)
+	if r.firstErr != nil && sum.Examined == 0 {
+		// Nothing could be read at all: fail the invocation so it is visible
+		// (Errors alarm); partial progress returns the summary instead.
+		return sum, fmt.Errorf("sweep: %w", r.firstErr)
+	}
+	return sum, nil
+}
+
+// run is one sweep in progress: shard readers decide, writers apply.
+type run struct {
+	s      *Sweeper
+	ctx    context.Context
+	now    time.Time
+	dryRun bool
+	jobs   chan func()
+
+	examined, read, deactivated, warned, exempt, raced, failed atomic.Int64
+	stopped                                                    atomic.Bool
+
+	mu              sync.Mutex
+	firstErr        error
+	wouldDeactivate []string
+	wouldWarn       []string
+	sum             Summary
+}
+
 type task struct {
 	shard  string
 	cutoff time.Time
 }
 
-// Run sweeps once. Lambda's deadline (ctx) bounds it: it stops taking new
-// work when Reserve is left, and the next run carries on where it stopped.
-func (s *Sweeper) Run(ctx context.Context, dryRun bool) (Summary, error) {
-	started := time.Now()
-	now := s.Now()
-	sum := Summary{DryRun: dryRun}
-	var firstErr error
-	if !dryRun && s.Relay != nil {
-		// Events and sign-outs owed by earlier runs, the login hook and the
-		// API go first.
-		r, err := s.flush(ctx)
-		sum.EventsPublished += r.Published
-		sum.SignedOut += r.SignedOut
-		if err != nil && ctx.Err() == nil {
-			s.Log.Error("flushing owed events failed", "err", err)
-		}
+// tasks are the shards to read: the not-yet-warned ones up to the warning
+// cut-off, the warned ones up to the deactivation cut-off, both taken from
+// the smallest threshold any user can have.
+func (r *run) tasks() []task {
+	p := r.s.Policy
+	deactivate := r.now.Add(-dormancy.Days(p.MinThresholdDays()))
+	warn := deactivate
+	if p.WarningDays > 0 {
+		warn = r.now.Add(-dormancy.Days(p.MinThresholdDays() - p.WarningDays))
 	}
-
-	minDays := s.Policy.MinThresholdDays()
-	deactivateCutoff := now.Add(-dormancy.Days(minDays))
-	warnCutoff := deactivateCutoff
-	if s.Policy.WarningDays > 0 {
-		warnCutoff = now.Add(-dormancy.Days(minDays - s.Policy.WarningDays))
-	}
-	var tasks []task
+	var out []task
 	for _, sh := range dynamo.SweepShards(false) {
-		tasks = append(tasks, task{sh, warnCutoff})
+		out = append(out, task{sh, warn})
 	}
 	for _, sh := range dynamo.SweepShards(true) {
-		tasks = append(tasks, task{sh, deactivateCutoff})
+		out = append(out, task{sh, deactivate})
 	}
+	return out
+}
 
-	var (
-		mu                                sync.Mutex
-		examined, read, deact, warned, ex atomic.Int64
-		raced, failed                     atomic.Int64
-		stopped                           atomic.Bool
-		wouldDeactivate, wouldWarn        []string
-	)
-	jobs := make(chan func(), 64)
+func (r *run) sweep() {
 	var writers sync.WaitGroup
-	for range max(1, s.Writers) {
+	for range max(1, r.s.Writers) {
 		writers.Add(1)
 		go func() {
 			defer writers.Done()
-			for j := range jobs {
+			for j := range r.jobs {
 				j()
 			}
 		}()
 	}
-	apply := func(c dormancy.Change, counter *atomic.Int64, what string) {
-		if s.outOfTime(ctx) {
-			stopped.Store(true)
-			return
-		}
-		err := s.Store.Apply(ctx, c)
-		switch {
-		case err == nil:
-			counter.Add(1)
-			s.Log.Info(what, "userId", c.User.UserID, "eventId", c.Events[0].ID)
-		case errors.Is(err, dormancy.ErrConflict):
-			raced.Add(1) // a sign-in, an admin or another sweep came first
-		default:
-			failed.Add(1)
-			s.Log.Error(what+" failed", "userId", c.User.UserID, "err", err)
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
-		}
-	}
-	taskCh := make(chan task)
+	tasks := make(chan task)
 	var readers sync.WaitGroup
-	for range max(1, s.Readers) {
+	for range max(1, r.s.Readers) {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			for t := range taskCh {
-				var start map[string]types.AttributeValue
-				for {
-					if s.outOfTime(ctx) {
-						stopped.Store(true)
-						break
-					}
-					p, err := s.Store.SweepCandidates(ctx, t.shard, t.cutoff, s.pageSize(), start)
-					if err != nil {
-						s.Log.Error("reading shard failed", "shard", t.shard, "err", err)
-						mu.Lock()
-						if firstErr == nil {
-							firstErr = err
-						}
-						mu.Unlock()
-						stopped.Store(true)
-						break
-					}
-					read.Add(int64(p.Read))
-					for _, u := range p.Users {
-						examined.Add(1)
-						v := s.Policy.Evaluate(u, now)
-						switch v.Action {
-						case dormancy.Exempted:
-							ex.Add(1)
-						case dormancy.Deactivate:
-							if dryRun {
-								mu.Lock()
-								wouldDeactivate = append(wouldDeactivate, u.UserID)
-								mu.Unlock()
-								continue
-							}
-							c := dormancy.DeactivateForInactivity(u, v, now)
-							jobs <- func() { apply(c, &deact, "deactivated") }
-						case dormancy.Warn:
-							if dryRun {
-								mu.Lock()
-								wouldWarn = append(wouldWarn, u.UserID)
-								mu.Unlock()
-								continue
-							}
-							c := dormancy.WarnDormant(u, v, now)
-							jobs <- func() { apply(c, &warned, "warned") }
-						}
-					}
-					if start = p.Next; start == nil {
-						break
-					}
-				}
+			for t := range tasks {
+				r.readShard(t)
 			}
 		}()
 	}
-	for _, t := range tasks {
-		taskCh <- t
+	for _, t := range r.tasks() {
+		tasks <- t
 	}
-	close(taskCh)
+	close(tasks)
 	readers.Wait()
-	close(jobs)
+	close(r.jobs)
 	writers.Wait()
+}
 
-	sum.Examined, sum.ItemsRead = int(examined.Load()), int(read.Load())
-	sum.Deactivated, sum.Warned, sum.Exempt = int(deact.Load()), int(warned.Load()), int(ex.Load())
-	sum.Raced, sum.Failed = int(raced.Load()), int(failed.Load())
-	sort.Strings(wouldDeactivate)
-	sort.Strings(wouldWarn)
-	sum.WouldDeactivate, sum.WouldWarn = wouldDeactivate, wouldWarn
-
-	if !dryRun && s.Relay != nil {
-		r, err := s.flush(ctx)
-		sum.EventsPublished += r.Published
-		sum.SignedOut += r.SignedOut
-		sum.EventsPending, sum.SignOutsPending = r.EventsPending, r.SignOutsPending
-		if err != nil && ctx.Err() == nil {
-			s.Log.Error("publishing events failed", "err", err)
-			if firstErr == nil {
-				firstErr = err
-			}
+// readShard pages through one shard and hands each decision to a writer.
+func (r *run) readShard(t task) {
+	var start map[string]types.AttributeValue
+	for {
+		if r.s.outOfTime(r.ctx) {
+			r.stopped.Store(true)
+			return
 		}
-		if r.EventsPending > 0 || r.SignOutsPending > 0 {
-			stopped.Store(true)
+		p, err := r.s.Store.SweepCandidates(r.ctx, t.shard, t.cutoff, r.s.pageSize(), start)
+		if err != nil {
+			r.s.Log.ErrorContext(r.ctx, "reading shard failed", "shard", t.shard, "err", err)
+			r.fail(err)
+			r.stopped.Store(true)
+			return
+		}
+		r.read.Add(int64(p.Read))
+		for _, u := range p.Users {
+			r.consider(u)
+		}
+		if start = p.Next; start == nil {
+			return
 		}
 	}
-	sum.Complete = !stopped.Load() && firstErr == nil
-	sum.DurationMs = time.Since(started).Milliseconds()
-	s.Log.InfoContext(ctx, "sweep finished", "summary", sum)
-	s.emitMetrics(sum)
-	if firstErr != nil && sum.Deactivated+sum.Warned == 0 && sum.Examined == 0 {
-		// Nothing could be read at all: fail the invocation so it is visible
-		// (Errors alarm); partial progress returns the summary instead.
-		return sum, fmt.Errorf("sweep: %w", firstErr)
+}
+
+// consider applies the policy to one user read from the index.
+func (r *run) consider(u dormancy.User) {
+	r.examined.Add(1)
+	v := r.s.Policy.Evaluate(u, r.now)
+	switch v.Action {
+	case dormancy.Exempted:
+		r.exempt.Add(1)
+	case dormancy.Deactivate:
+		if r.dryRun {
+			r.note(&r.wouldDeactivate, u.UserID)
+			return
+		}
+		c := dormancy.DeactivateForInactivity(u, v, r.now)
+		r.jobs <- func() { r.apply(c, &r.deactivated, "deactivated") }
+	case dormancy.Warn:
+		if r.dryRun {
+			r.note(&r.wouldWarn, u.UserID)
+			return
+		}
+		c := dormancy.WarnDormant(u, v, r.now)
+		r.jobs <- func() { r.apply(c, &r.warned, "warned") }
 	}
-	return sum, nil
+}
+
+// apply writes one change; a conflict means a sign-in, an admin or another
+// sweep came first, and is left alone.
+func (r *run) apply(c dormancy.Change, counter *atomic.Int64, what string) {
+	if r.s.outOfTime(r.ctx) {
+		r.stopped.Store(true)
+		return
+	}
+	switch err := r.s.Store.Apply(r.ctx, c); {
+	case err == nil:
+		counter.Add(1)
+		r.s.Log.InfoContext(r.ctx, what, "userId", c.User.UserID, "eventId", c.Events[0].ID)
+	case errors.Is(err, dormancy.ErrConflict):
+		r.raced.Add(1)
+	default:
+		r.failed.Add(1)
+		r.s.Log.ErrorContext(r.ctx, what+" failed", "userId", c.User.UserID, "err", err)
+		r.fail(err)
+	}
+}
+
+func (r *run) note(list *[]string, id string) {
+	r.mu.Lock()
+	*list = append(*list, id)
+	r.mu.Unlock()
+}
+
+func (r *run) fail(err error) {
+	r.mu.Lock()
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+	r.mu.Unlock()
+}
+
+func (r *run) summary() Summary {
+	sum := r.sum
+	sum.Examined, sum.ItemsRead = int(r.examined.Load()), int(r.read.Load())
+	sum.Deactivated, sum.Warned, sum.Exempt = int(r.deactivated.Load()), int(r.warned.Load()), int(r.exempt.Load())
+	sum.Raced, sum.Failed = int(r.raced.Load()), int(r.failed.Load())
+	sort.Strings(r.wouldDeactivate)
+	sort.Strings(r.wouldWarn)
+	sum.WouldDeactivate, sum.WouldWarn = r.wouldDeactivate, r.wouldWarn
+	sum.Complete = !r.stopped.Load() && r.firstErr == nil
+	return sum
 }
 
 func (s *Sweeper) pageSize() int32 {
