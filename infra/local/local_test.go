@@ -177,7 +177,6 @@ func TestStartingTwiceIsAClearError(t *testing.T) {
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-
 func TestCloseLeavesNoPortBehind(t *testing.T) {
 	o := Options{APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "rate(1 day)",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
