@@ -85,11 +85,11 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	d.Outbox.GrantReadWriteData(out.Sweeper)
 	out.Bus.GrantPutEventsTo(out.Sweeper, nil)
 	grantSignOut(out.Sweeper, out.Pool)
-	// Reassignment: records, reading users, audit, outbox.
+	// Reassignment: records, audit, the outbox and the bus (its events).
 	d.Records.GrantReadWriteData(out.Reassign)
-	d.Users.GrantReadData(out.Reassign)
 	d.Audit.GrantWriteData(out.Reassign)
-	d.Outbox.GrantWriteData(out.Reassign)
+	d.Outbox.GrantReadWriteData(out.Reassign)
+	out.Bus.GrantPutEventsTo(out.Reassign, nil)
 	// API: everything it serves, the bus and sign-outs for manual deactivation.
 	d.Users.GrantReadWriteData(out.API)
 	d.Records.GrantReadWriteData(out.API)
@@ -97,9 +97,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	d.Outbox.GrantReadWriteData(out.API)
 	out.Bus.GrantPutEventsTo(out.API, nil)
 	grantSignOut(out.API, out.Pool)
-	for _, fn := range []awslambda.Function{out.LoginHook, out.Sweeper, out.Reassign, out.API} {
-		d.setEnv(fn)
-	}
+	d.setEnv(out.LoginHook, "USERS_TABLE", "AUDIT_TABLE", "OUTBOX_TABLE")
+	d.setEnv(out.Sweeper, "USERS_TABLE", "AUDIT_TABLE", "OUTBOX_TABLE")
+	d.setEnv(out.Reassign, "RECORDS_TABLE", "AUDIT_TABLE", "OUTBOX_TABLE")
+	d.setEnv(out.API, "USERS_TABLE", "RECORDS_TABLE", "AUDIT_TABLE", "OUTBOX_TABLE")
 
 	schedule := awsevents.NewRule(st, jsii.String("SweepSchedule"), &awsevents.RuleProps{
 		Schedule: awsevents.Schedule_Expression(jsii.String(s.Schedule)), Description: jsii.String("Runs the dormancy sweep"),
@@ -176,10 +177,11 @@ func NewData(scope constructs.Construct, id string) *Data {
 	return d
 }
 
-// setEnv gives a function the table names it was granted.
-func (d *Data) setEnv(fn awslambda.Function) {
-	for env, t := range map[string]awsdynamodb.Table{"USERS_TABLE": d.Users, "AUDIT_TABLE": d.Audit, "RECORDS_TABLE": d.Records, "OUTBOX_TABLE": d.Outbox} {
-		fn.AddEnvironment(jsii.String(env), t.TableName(), nil)
+// setEnv gives a function the names of the tables it was granted.
+func (d *Data) setEnv(fn awslambda.Function, vars ...string) {
+	tables := map[string]awsdynamodb.Table{"USERS_TABLE": d.Users, "AUDIT_TABLE": d.Audit, "RECORDS_TABLE": d.Records, "OUTBOX_TABLE": d.Outbox}
+	for _, v := range vars {
+		fn.AddEnvironment(jsii.String(v), tables[v].TableName(), nil)
 	}
 }
 

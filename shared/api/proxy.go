@@ -14,7 +14,7 @@ import (
 
 	"github.com/dormancy/dormancy/shared/boot"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/sweeper"
+	"github.com/dormancy/dormancy/shared/outbox"
 )
 
 // Required lists the settings the API cannot run without.
@@ -24,7 +24,7 @@ var Required = []string{"USERS_TABLE", "AUDIT_TABLE", "RECORDS_TABLE", "OUTBOX_T
 // sign-outs are sent at once through the same relay the sweeper uses.
 func FromEnv(env boot.Env, now func() time.Time) *API {
 	store := dynamo.New(dynamodb.NewFromConfig(env.AWS), env.Tables())
-	return New(store, env.Config.Policy, env.Config.AdminGroups, sweeper.NewRelay(env, store), now, env.Log)
+	return New(store, env.Config.Policy, env.Config.AdminGroups, outbox.FromEnv(env, store, true), now, env.Log)
 }
 
 // HandleProxy is the Lambda handler for API Gateway's proxy integration: it

@@ -13,7 +13,11 @@ import (
 	"sync"
 	"time"
 
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"golang.org/x/time/rate"
+
+	"github.com/dormancy/dormancy/shared/boot"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
@@ -41,9 +45,11 @@ type SignOuter interface {
 type Relay struct {
 	Store     Store
 	Publisher Publisher
-	// SignOuter is nil when no user pool is configured: owed sign-outs are
-	// then dropped (there are no sessions Dormancy could revoke).
-	SignOuter SignOuter
+	// SignOuter revokes sessions. A relay without one leaves owed sign-outs
+	// to a relay that has one (the sweeper's), unless DropSignOuts says there
+	// is no user pool at all, and so no session to revoke.
+	SignOuter    SignOuter
+	DropSignOuts bool
 	// Limiter paces sign-outs (Cognito allows about 25 a second per pool).
 	Limiter *rate.Limiter
 	Log     *slog.Logger
@@ -82,6 +88,9 @@ func (r *Relay) Flush(ctx context.Context) (Result, error) {
 		}
 		var fresh []dynamo.OutboxItem
 		for _, o := range items {
+			if o.Kind == dynamo.KindSignOut && r.SignOuter == nil && !r.DropSignOuts {
+				continue // not this relay's to do
+			}
 			if !tried[o.Event.ID] {
 				tried[o.Event.ID] = true
 				fresh = append(fresh, o)
@@ -187,8 +196,7 @@ func (r *Relay) signOut(ctx context.Context, items []dynamo.OutboxItem) int {
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
 	for _, o := range items {
-		if r.SignOuter == nil {
-			// No pool configured: there are no sessions to revoke.
+		if r.SignOuter == nil { // DropSignOuts: no pool, no sessions to revoke
 			if err := r.Store.Done(ctx, o); err != nil {
 				r.Log.Error("cannot clear a sign-out with no pool to revoke it in", "userId", o.Event.UserID, "err", err)
 			}
@@ -221,4 +229,25 @@ func (r *Relay) signOut(ctx context.Context, items []dynamo.OutboxItem) int {
 	}
 	wg.Wait()
 	return n
+}
+
+// FromEnv is the relay of a function's environment: EventBridge on
+// EVENT_BUS_NAME and, with signOuts, Cognito on USER_POOL_ID paced at
+// COGNITO_RPS (without a pool there is nothing to revoke, and owed
+// sign-outs are cleared).
+func FromEnv(env boot.Env, store *dynamo.Store, signOuts bool) *Relay {
+	relay := &Relay{
+		Store:     store,
+		Publisher: &EventBridge{Client: eventbridge.NewFromConfig(env.AWS), Bus: env.Config.EventBusName},
+		Limiter:   rate.NewLimiter(rate.Limit(env.Config.CognitoRPS), 1),
+		Log:       env.Log,
+	}
+	switch {
+	case !signOuts:
+	case env.Config.UserPoolID != "":
+		relay.SignOuter = Cognito{Client: cip.NewFromConfig(env.AWS), UserPoolID: env.Config.UserPoolID}
+	default:
+		relay.DropSignOuts = true
+	}
+	return relay
 }

@@ -119,3 +119,30 @@ func TestSignOutsArePacedAndCleared(t *testing.T) {
 		t.Errorf("still owed: %d", len(owed))
 	}
 }
+
+// A relay without a sign-outer (the reassignment's) publishes events and
+// leaves sign-outs to the sweeper's relay, untouched.
+func TestRelayWithoutSignOuterLeavesSignOutsOwed(t *testing.T) {
+	s := dynamotest.NewStore(t)
+	deactivated(t, s, 3)
+	b, pub := newBus(t)
+	relay := &outbox.Relay{Store: s, Publisher: pub, Log: quiet}
+	res, err := relay.Flush(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Published != 3 || res.SignedOut != 0 || res.SignOutsPending != 3 || len(b.Accepted()) != 3 {
+		t.Fatalf("%+v, bus %d", res, len(b.Accepted()))
+	}
+	owed, _ := s.Outbox(context.Background(), 10)
+	for _, o := range owed {
+		if o.Kind != dynamo.KindSignOut || o.Attempts != 0 {
+			t.Errorf("owed %+v", o)
+		}
+	}
+	rec := &clockedSignOuts{}
+	sweeperRelay := &outbox.Relay{Store: s, Publisher: pub, SignOuter: rec, Log: quiet}
+	if res, err := sweeperRelay.Flush(context.Background()); err != nil || res.SignedOut != 3 {
+		t.Fatalf("sweeper's relay: %+v, %v", res, err)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/dormancy/dormancy/shared/boot"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/outbox"
 )
 
 // Store is what a reassignment needs.
@@ -37,8 +38,13 @@ type Store interface {
 // Handler handles UserDeactivated events.
 type Handler struct {
 	Store Store
-	Now   func() time.Time
-	Log   *slog.Logger
+	// Relay, if set, publishes the clearings' events once they are written;
+	// what it cannot send stays owed for the sweeper.
+	Relay interface {
+		Flush(ctx context.Context) (outbox.Result, error)
+	}
+	Now func() time.Time
+	Log *slog.Logger
 	// Workers is how many clearings are written at once.
 	Workers int
 	// Reserve: with less than this left before the invocation's deadline,
@@ -47,11 +53,13 @@ type Handler struct {
 }
 
 // Required lists the settings the function cannot run without.
-var Required = []string{"USERS_TABLE", "AUDIT_TABLE", "RECORDS_TABLE", "OUTBOX_TABLE"}
+var Required = []string{"AUDIT_TABLE", "RECORDS_TABLE", "OUTBOX_TABLE", "EVENT_BUS_NAME"}
 
-// FromEnv wires a handler from a function's environment.
+// FromEnv wires a handler from a function's environment. Its relay sends
+// the RecordUserCleared events at once; sign-outs are the sweeper's.
 func FromEnv(env boot.Env, now func() time.Time) *Handler {
-	return &Handler{Store: dynamo.New(dynamodb.NewFromConfig(env.AWS), env.Tables()), Now: now, Log: env.Log, Workers: 8}
+	store := dynamo.New(dynamodb.NewFromConfig(env.AWS), env.Tables())
+	return &Handler{Store: store, Relay: outbox.FromEnv(env, store, false), Now: now, Log: env.Log, Workers: 8}
 }
 
 // ErrBadEvent: the event is not a UserDeactivated event from Dormancy.
@@ -184,6 +192,11 @@ func (h *Handler) Clear(ctx context.Context, ev dormancy.UserDeactivated) (Resul
 	}
 	res.Complete = true
 	log.InfoContext(ctx, "reassignment done", "cleared", res.Cleared, "skipped", res.Skipped)
+	if h.Relay != nil && res.Cleared > 0 {
+		if _, err := h.Relay.Flush(ctx); err != nil {
+			log.WarnContext(ctx, "RecordUserCleared events not all sent; the sweeper will", "err", err)
+		}
+	}
 	return res, nil
 }
 
