@@ -19,6 +19,8 @@ import (
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/dynamotest"
 	"github.com/dormancy/dormancy/shared/localbus"
+	"github.com/dormancy/dormancy/shared/localbus/localbustest"
+	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/reassign"
 )
 
@@ -348,5 +350,29 @@ func TestBadEventsWriteNothing(t *testing.T) {
 	// The sample itself is a valid event (for a user with no records).
 	if _, err := f.h.Handle(context.Background(), sample); err != nil {
 		t.Errorf("sample: %v", err)
+	}
+}
+
+// With a relay, the clearings' events go out with the reassignment, not at
+// the next sweep; sign-outs stay for the sweeper's relay.
+func TestClearingsArePublishedAtOnce(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "gone")
+	f.record(t, "o1", dormancy.Open, map[string]string{"assignedTo": "gone"})
+	b, client := localbustest.New(t)
+	f.h.Relay = &outbox.Relay{Store: f.store, Publisher: &outbox.EventBridge{Client: client, Bus: "test"}, Log: f.h.Log}
+	if _, err := f.h.Handle(context.Background(), f.deactivate(t, "gone")); err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]int{}
+	for _, e := range b.Accepted() {
+		types[e.DetailType]++
+	}
+	if types["RecordUserCleared"] != 1 {
+		t.Errorf("published %v", types)
+	}
+	owed, _ := f.store.Outbox(context.Background(), 10)
+	if len(owed) != 1 || owed[0].Kind != dynamo.KindSignOut {
+		t.Errorf("still owed: %+v", owed)
 	}
 }
