@@ -38,12 +38,15 @@ type Local struct {
 // Binary finds cognito-local: $TOOLS_BIN, else the Makefile's node tools,
 // installing them with make when missing.
 func Binary() (string, error) {
-	if d := os.Getenv("TOOLS_BIN"); d != "" {
-		return filepath.Join(d, "cognito-local"), nil
-	}
 	root, err := dynamotest.ModuleRoot()
 	if err != nil {
 		return "", err
+	}
+	if d := os.Getenv("TOOLS_BIN"); d != "" {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(root, d)
+		}
+		return filepath.Join(d, "cognito-local"), nil
 	}
 	bin := filepath.Join(root, ".cache", "node-tools", "node_modules", ".bin", "cognito-local")
 	if _, err := os.Stat(bin); err == nil {

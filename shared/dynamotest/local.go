@@ -33,12 +33,15 @@ type Local struct {
 // Dir finds the unpacked emulator: $DYNAMODB_LOCAL_DIR, else .cache/dynamodb-local
 // at the module root. When it is missing it asks the Makefile to fetch it.
 func Dir() (string, error) {
-	if d := os.Getenv("DYNAMODB_LOCAL_DIR"); d != "" {
-		return d, nil
-	}
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
+	}
+	if d := os.Getenv("DYNAMODB_LOCAL_DIR"); d != "" {
+		if !filepath.IsAbs(d) { // relative to the module, not to a test's package
+			d = filepath.Join(root, d)
+		}
+		return d, nil
 	}
 	d := filepath.Join(root, ".cache", "dynamodb-local")
 	if _, err := os.Stat(filepath.Join(d, "DynamoDBLocal.jar")); err == nil {
