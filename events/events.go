@@ -7,7 +7,6 @@ package events
 import (
 	"bytes"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -99,5 +98,3 @@ func Samples() []string {
 	}
 	return out
 }
-
-var _ = json.Valid

@@ -11,6 +11,6 @@ import (
 )
 
 func main() {
-	env := boot.MustLoad("api", api.Required...)
+	env := boot.MustLoad("api")
 	lambda.Start(api.FromEnv(env, time.Now).HandleProxy)
 }

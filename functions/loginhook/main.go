@@ -12,6 +12,6 @@ import (
 )
 
 func main() {
-	env := boot.MustLoad("loginhook", loginhook.Required...)
+	env := boot.MustLoad("loginhook")
 	lambda.Start(loginhook.FromEnv(env, time.Now).Handle)
 }

@@ -12,6 +12,6 @@ import (
 )
 
 func main() {
-	env := boot.MustLoad("reassign", reassign.Required...)
+	env := boot.MustLoad("reassign")
 	lambda.Start(reassign.FromEnv(env, time.Now).Handle)
 }

@@ -12,6 +12,6 @@ import (
 )
 
 func main() {
-	env := boot.MustLoad("sweeper", sweeper.Required...)
+	env := boot.MustLoad("sweeper")
 	lambda.Start(sweeper.FromEnv(env, time.Now, os.Stdout).Handle)
 }

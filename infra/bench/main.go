@@ -63,7 +63,8 @@ func main() {
 	users := flag.Int("users", 100000, "users in the sweep measurement")
 	samples := flag.Int("samples", 2000, "login hook calls per measurement")
 	out := flag.String("out", "build/bench.json", "where to write the figures")
-	only := flag.String("only", "", "comma-separated subset: loginhook,sweeper,reassign,coldstart")
+	listUsers := flag.Int("list-users", 20000, "users in the listing measurement")
+	only := flag.String("only", "", "comma-separated subset: loginhook,sweeper,listing,reassign,coldstart")
 	flag.Parse()
 	endpoint := os.Getenv(dynamotest.EndpointVar)
 	if endpoint == "" {
@@ -91,6 +92,7 @@ func main() {
 	db := dynamotest.NewClient(endpoint)
 	run("loginhook", func() ([]Figure, error) { return benchLoginHook(ctx, db, *samples) })
 	run("sweeper", func() ([]Figure, error) { return benchSweeper(ctx, db, *users) })
+	run("listing", func() ([]Figure, error) { return benchListing(ctx, db, *listUsers) })
 	run("reassign", func() ([]Figure, error) { return benchReassign(ctx, db) })
 	run("coldstart", func() ([]Figure, error) { return benchColdStart(ctx, endpoint) })
 

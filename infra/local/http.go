@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"strings"
@@ -102,14 +103,65 @@ func (s *Stack) gateway(w http.ResponseWriter, r *http.Request) {
 
 // invokeMux serves the Lambda Invoke API (as sam local start-lambda does)
 // and the local stack's own routes.
+//
+// A web page open in the same browser can send these routes a cross-origin
+// POST without a CORS preflight when it is a "simple" request (no
+// Content-Type, text/plain, a form's or a multipart one): it could invoke Api
+// with forged admin claims, move the clock or seed. Every POST must therefore
+// say it is JSON, which a page can say cross-origin only after a preflight,
+// and no preflight is ever granted here (no route answers OPTIONS, no
+// response carries Access-Control-Allow-Origin).
 func (s *Stack) invokeMux() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", s.invoke)
+	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", lambdaPayload(s.invoke))
 	mux.HandleFunc("GET /local/clock", s.clockRoute)
-	mux.HandleFunc("POST /local/clock", s.clockRoute)
-	mux.HandleFunc("POST /local/signin", s.signIn)
-	mux.HandleFunc("POST /local/seed", s.seedRoute)
+	mux.HandleFunc("POST /local/clock", jsonBody(s.clockRoute))
+	mux.HandleFunc("POST /local/signin", jsonBody(s.signIn))
+	mux.HandleFunc("POST /local/seed", jsonBody(s.seedRoute))
 	return mux
+}
+
+// mediaType is the request's media type, lowercased and without parameters
+// (charset, …); "" if it has none or an unparsable one.
+func mediaType(r *http.Request) string {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// jsonBody refuses, with 415, a request that does not say it is JSON.
+func jsonBody(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if mediaType(r) != "application/json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{
+				"error": "send the body as JSON, with the header Content-Type: application/json"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// lambdaPayload refuses, with 415 as Lambda reports an error, an invocation
+// whose payload is not declared as JSON or as application/octet-stream (what
+// the AWS SDK for Go sends for Invoke's blob payload). The AWS CLI (botocore)
+// sends that payload with no Content-Type at all, but signed: a request with
+// a SigV4 Authorization header is no simple request (a page cannot add the
+// header without a preflight), so it may omit the Content-Type.
+func lambdaPayload(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch mt := mediaType(r); {
+		case mt == "application/json", mt == "application/octet-stream":
+		case r.Header.Get("Content-Type") == "" && strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 "):
+		default:
+			w.Header().Set("X-Amzn-ErrorType", "UnsupportedMediaTypeException")
+			writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"Type": "User",
+				"Message": "send the payload with the header Content-Type: application/json (or application/octet-stream, as the AWS SDKs do)"})
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (s *Stack) invoke(w http.ResponseWriter, r *http.Request) {

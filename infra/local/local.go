@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -22,9 +24,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
+	"github.com/dormancy/dormancy/shared/access"
 	"github.com/dormancy/dormancy/shared/api"
 	"github.com/dormancy/dormancy/shared/boot"
 	"github.com/dormancy/dormancy/shared/cognitotest"
+	"github.com/dormancy/dormancy/shared/config"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/dynamotest"
 	"github.com/dormancy/dormancy/shared/eventrules"
@@ -42,7 +46,9 @@ type Options struct {
 	CognitoPort int    // cognito-local, 9229
 	DataDir     string // cognito-local's data
 	Schedule    string // the sweep's schedule expression
-	// Env overrides the functions' policy variables (DORMANCY_DAYS, …).
+	// Env overrides the functions' settings (DORMANCY_DAYS, …); each
+	// function is given those it declares in shared/access. A variable no
+	// function reads is an error.
 	Env map[string]string
 	Log *slog.Logger
 }
@@ -76,6 +82,8 @@ type Stack struct {
 	store      *dynamo.Store
 	hook       *loginhook.Hook
 	functions  map[string]Function
+	given      map[string]map[string]string // per function, the variables it was given
+	configs    map[string]config.Config     // per function, the configuration it was built from
 	jwks       []byte
 	servers    []*http.Server
 	sched      Schedule
@@ -92,6 +100,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	sched, err := ParseSchedule(o.Schedule)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkOverrides(o.Env); err != nil {
 		return nil, err
 	}
 	for _, addr := range []string{o.APIAddr, o.InvokeAddr, "127.0.0.1:" + strconv.Itoa(o.DynamoPort), "127.0.0.1:" + strconv.Itoa(o.CognitoPort)} {
@@ -165,38 +176,48 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	return s, nil
 }
 
-// wire builds the four functions as their mains do: configuration from the
-// environment, endpoints from the SDK's standard variables.
+// wire builds the four functions as their mains do (boot.LoadFunction, with
+// endpoints from the SDK's standard variables), each given only the
+// variables shared/access declares it reads, from one map of values.
 func (s *Stack) wire(busURL string) error {
-	env := map[string]string{
+	// The AWS SDK's settings are process-wide, as in a Lambda sandbox.
+	for k, v := range map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_DYNAMODB": s.ddb.Endpoint, "AWS_ENDPOINT_URL_EVENTBRIDGE": busURL,
+	} {
+		os.Setenv(k, v)
+	}
+	values := map[string]string{
 		"USERS_TABLE": s.Tables.Users, "AUDIT_TABLE": s.Tables.Audit, "RECORDS_TABLE": s.Tables.Records, "OUTBOX_TABLE": s.Tables.Outbox,
 		"EVENT_BUS_NAME": "dormancy-local", "EXEMPT_GROUPS": "BreakGlass",
 		// USER_POOL_ID stays unset: cognito-local cannot revoke sessions.
 	}
-	for k, v := range s.opts.Env {
-		env[k] = v
-	}
-	for k, v := range env {
-		os.Setenv(k, v)
-	}
-	load := func(name string, required []string) (boot.Env, error) {
-		e, err := boot.Load(required...)
+	maps.Copy(values, s.opts.Env)
+	s.given = map[string]map[string]string{}
+	s.configs = map[string]config.Config{}
+	load := func(name string) (boot.Env, error) {
+		given := map[string]string{}
+		for _, k := range access.Get(name).Env() {
+			if v, ok := values[k]; ok {
+				given[k] = v
+			}
+		}
+		e, err := boot.LoadFunction(name, func(k string) (string, bool) { v, ok := given[k]; return v, ok })
 		if err != nil {
 			return e, fmt.Errorf("%s: %w", name, err)
 		}
+		s.given[name], s.configs[name] = given, e.Config
 		e.Log = s.log.With("function", name)
 		return e, nil
 	}
-	e, err := load("LoginHook", loginhook.Required)
+	e, err := load("LoginHook")
 	if err != nil {
 		return err
 	}
 	s.hook = loginhook.FromEnv(e, s.Clock.Now)
 	s.functions["LoginHook"] = func(ctx context.Context, p []byte) ([]byte, error) { return s.hook.Handle(ctx, p) }
 
-	if e, err = load("Sweeper", sweeper.Required); err != nil {
+	if e, err = load("Sweeper"); err != nil {
 		return err
 	}
 	sw := sweeper.FromEnv(e, s.Clock.Now, io.Discard)
@@ -208,7 +229,7 @@ func (s *Stack) wire(busURL string) error {
 		return json.Marshal(sum)
 	}
 
-	if e, err = load("Reassign", reassign.Required); err != nil {
+	if e, err = load("Reassign"); err != nil {
 		return err
 	}
 	ra := reassign.FromEnv(e, s.Clock.Now)
@@ -220,7 +241,7 @@ func (s *Stack) wire(busURL string) error {
 		return json.Marshal(res)
 	}
 
-	if e, err = load("Api", api.Required); err != nil {
+	if e, err = load("Api"); err != nil {
 		return err
 	}
 	a := api.FromEnv(e, s.Clock.Now)
@@ -234,6 +255,21 @@ func (s *Stack) wire(busURL string) error {
 			return nil, err
 		}
 		return json.Marshal(resp)
+	}
+	return nil
+}
+
+// checkOverrides refuses an override that no function reads: a misspelt
+// name would otherwise be ignored without a word.
+func checkOverrides(env map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		read := false
+		for _, f := range access.Functions {
+			read = read || slices.Contains(f.Env(), k)
+		}
+		if !read {
+			return fmt.Errorf("Options.Env: no function reads %s (see shared/access)", k)
+		}
 	}
 	return nil
 }

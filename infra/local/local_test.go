@@ -6,22 +6,32 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dormancy/dormancy/events"
+	"github.com/dormancy/dormancy/shared/access"
+	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/dynamotest"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }
 
-func startStack(t *testing.T) *Stack {
+func startStack(t *testing.T) *Stack { t.Helper(); return startStackWith(t, nil) }
+
+// startStackWith starts a stack on free ports with the options edit makes.
+func startStackWith(t *testing.T, edit func(*Options)) *Stack {
 	t.Helper()
 	o := Options{APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "cron(15 23 * * ? *)",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if edit != nil {
+		edit(&o)
+	}
 	s, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +47,9 @@ type client struct {
 func (c client) do(method, url, token, body string) (int, map[string]any, string) {
 	c.t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", token)
 	}
@@ -147,7 +160,10 @@ func TestInvokeWithSamples(t *testing.T) {
 	if code, _, body := invoke("Sweeper", "sweeper-dry-run.json"); code != 200 || !strings.Contains(body, `"dryRun":true`) {
 		t.Errorf("Sweeper: %d %s", code, body)
 	}
-	if code, _, body := invoke("Reassign", "eventbridge-user-deactivated.json"); code != 200 || !strings.Contains(body, `"complete":true`) {
+	// The sample's user is not deactivated here (not known at all): Reassign
+	// refuses the event as a function error and clears nothing. (The
+	// walkthrough sees it clear a deactivated user's records.)
+	if code, h, body := invoke("Reassign", "eventbridge-user-deactivated.json"); code != 200 || h.Get("X-Amz-Function-Error") != "Unhandled" || !strings.Contains(body, "not deactivated") {
 		t.Errorf("Reassign: %d %s", code, body)
 	}
 	// The API sample's caller is unknown here: the proxy response says 403.
@@ -192,5 +208,161 @@ func TestCloseLeavesNoPortBehind(t *testing.T) {
 			c.Close()
 			t.Errorf("%s still answers after Close", a)
 		}
+	}
+}
+
+// post sends body to the Invoke API with the given Content-Type ("" sends
+// none) and extra headers (name, value, …).
+func post(t *testing.T, url, contentType, body string, headers ...string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(raw)
+}
+
+// A web page open in the same browser may POST to 127.0.0.1:3001 without a
+// CORS preflight only as a "simple" request: with no Content-Type, or
+// text/plain, a form's or a multipart one. So every POST there must say it
+// is JSON (or, on the Invoke route, a Lambda payload as the AWS SDKs send
+// it), which a page cannot say cross-origin without a preflight that is
+// never granted: a page cannot invoke Api with forged admin claims, move the
+// clock, sign in or seed.
+func TestInvokeAPIRefusesSimpleRequests(t *testing.T) {
+	s := startStack(t)
+	forged, _ := json.Marshal(map[string]any{
+		"httpMethod": "POST", "path": "/users/x/activate", "resource": "/{proxy+}",
+		"body":           `{"approvalReference":"CSRF","approvedBy":"evil"}`,
+		"requestContext": map[string]any{"authorizer": map[string]any{"claims": map[string]string{"sub": "x", "cognito:groups": "Admin"}}},
+	})
+	routes := map[string]string{
+		"/2015-03-31/functions/Api/invocations":     string(forged),
+		"/2015-03-31/functions/Sweeper/invocations": `{}`,
+		"/local/clock":  `{"advance":"1104h"}`,
+		"/local/signin": `{"username":"admin","password":"Dormancy-2026!"}`,
+		"/local/seed":   ``,
+	}
+	simple := []string{"", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+		"multipart/form-data; boundary=x", "application/jsonp", "application/json+evil", "not a media type"}
+	before := s.Clock.Now()
+	for path, body := range routes {
+		refused := simple
+		if strings.HasPrefix(path, "/local/") {
+			refused = append(refused, "application/octet-stream")
+		}
+		for _, ct := range refused {
+			code, h, raw := post(t, s.InvokeURL+path, ct, body)
+			var m map[string]any
+			if code != http.StatusUnsupportedMediaType || h.Get("Content-Type") != "application/json" ||
+				json.Unmarshal([]byte(raw), &m) != nil || !strings.Contains(raw, "Content-Type: application/json") {
+				t.Errorf("POST %s with Content-Type %q: %d %s", path, ct, code, raw)
+			}
+		}
+	}
+	if moved := s.Clock.Now().Sub(before); moved > time.Hour {
+		t.Errorf("a refused request moved the clock by %s", moved)
+	}
+	if code, _, raw := post(t, s.InvokeURL+"/local/signin", "text/plain", `{"username":"admin","password":"Dormancy-2026!"}`); code != 415 {
+		t.Errorf("sign-in as text/plain: %d %s", code, raw)
+	}
+	// Saying JSON, with parameters or in capitals, goes through.
+	if code, _, raw := post(t, s.InvokeURL+"/local/seed", "application/json; charset=utf-8", ""); code != 200 {
+		t.Fatalf("seed as JSON: %d %s", code, raw)
+	}
+	if code, _, raw := post(t, s.InvokeURL+"/local/signin", "Application/JSON", `{"username":"admin","password":"Dormancy-2026!"}`); code != 200 || !strings.Contains(raw, "idToken") {
+		t.Errorf("sign-in as JSON: %d %s", code, raw)
+	}
+	if code, _, raw := post(t, s.InvokeURL+"/local/clock", "application/json;charset=UTF-8", `{"advance":"1h"}`); code != 200 {
+		t.Errorf("clock as JSON: %d %s", code, raw)
+	}
+	// The AWS SDKs send a Lambda payload as application/octet-stream.
+	dry, _ := events.Sample("sweeper-dry-run.json")
+	for _, ct := range []string{"application/octet-stream", "application/json"} {
+		if code, _, raw := post(t, s.InvokeURL+"/2015-03-31/functions/Sweeper/invocations", ct, string(dry)); code != 200 || !strings.Contains(raw, `"dryRun":true`) {
+			t.Errorf("invoke as %s: %d %s", ct, code, raw)
+		}
+	}
+	// The AWS CLI (botocore) sends a Lambda payload with no Content-Type but
+	// signed (SigV4): a header no simple request can carry.
+	sigv4 := "AWS4-HMAC-SHA256 Credential=local/20270101/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=00"
+	if code, _, raw := post(t, s.InvokeURL+"/2015-03-31/functions/Sweeper/invocations", "", string(dry), "Authorization", sigv4, "X-Amz-Date", "20270101T000000Z"); code != 200 || !strings.Contains(raw, `"dryRun":true`) {
+		t.Errorf("signed invoke with no Content-Type: %d %s", code, raw)
+	}
+	if code, _, raw := post(t, s.InvokeURL+"/local/clock", "", `{"advance":"1h"}`, "Authorization", sigv4); code != 415 {
+		t.Errorf("signed clock move with no Content-Type: %d %s", code, raw)
+	}
+	// A preflight (which a page would need to send JSON) is never granted.
+	req, _ := http.NewRequest(http.MethodOptions, s.InvokeURL+"/2015-03-31/functions/Api/invocations", nil)
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.StatusCode/100 == 2 {
+		t.Errorf("preflight: %s %v", resp.Status, resp.Header)
+	}
+}
+
+// Each function is given exactly the variables shared/access declares it
+// reads, from one map of values, and its configuration is read from those
+// alone: a table it has no grant on is not even named to it.
+func TestEachFunctionIsGivenItsDeclaredEnvironment(t *testing.T) {
+	// A value for every setting any function reads, so that one given to a
+	// function that does not declare it would show.
+	s := startStackWith(t, func(o *Options) {
+		o.Env = map[string]string{"DORMANCY_DAYS": "45", "WARNING_DAYS": "7", "GROUP_POLICIES": "Contractors=90",
+			"EXEMPT_GROUPS": "BreakGlass", "ADMIN_GROUPS": "Admin,Ops", "COGNITO_RPS": "10"}
+	})
+	for _, f := range access.Functions {
+		var want []string
+		for _, v := range f.Env() {
+			// The one declared variable the local stack has no value for:
+			// cognito-local cannot revoke sessions.
+			if v != "USER_POOL_ID" {
+				want = append(want, v)
+			}
+		}
+		if got := slices.Sorted(maps.Keys(s.given[f.Name])); !slices.Equal(got, want) {
+			t.Errorf("%s was given %v, want %v (access.Get(%q).Env())", f.Name, got, want, f.Name)
+		}
+		c := s.configs[f.Name]
+		named := map[string]string{"Users": c.UsersTable, "Audit": c.AuditTable, "Records": c.RecordsTable, "Outbox": c.OutboxTable}
+		for _, tbl := range dynamo.Schema {
+			if declared := slices.Contains(f.Tables(), tbl.Name); declared != (named[tbl.Name] != "") {
+				t.Errorf("%s: declares %s: %v, but its configuration names it %q", f.Name, tbl.Name, declared, named[tbl.Name])
+			}
+		}
+		if c.CognitoRPS != 10 && slices.Contains(f.Env(), "COGNITO_RPS") {
+			t.Errorf("%s: COGNITO_RPS %v, want the override 10", f.Name, c.CognitoRPS)
+		}
+	}
+	if got := s.configs["Reassign"].UsersTable; got != s.Tables.Users {
+		t.Errorf("Reassign reads the user: USERS_TABLE %q", got)
+	}
+	if got := s.configs["LoginHook"].RecordsTable; got != "" {
+		t.Errorf("LoginHook was given RECORDS_TABLE %q", got)
+	}
+}
+
+// An override no function reads is a mistake (a misspelt DORMANCY_DAYS
+// would otherwise be ignored), said before anything starts.
+func TestUnknownOverrideIsAnError(t *testing.T) {
+	o := Options{APIAddr: "127.0.0.1:0", InvokeAddr: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "rate(1 day)",
+		Env: map[string]string{"DORMANCY_DAY": "30"}}
+	if _, err := Start(context.Background(), o); err == nil || !strings.Contains(err.Error(), "DORMANCY_DAY") {
+		t.Fatalf("Start with DORMANCY_DAY: %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -27,7 +26,7 @@ type Store interface {
 	GetUser(ctx context.Context, userID string) (dormancy.User, error)
 	CreateUser(ctx context.Context, u dormancy.User, audit dormancy.AuditEntry) error
 	Apply(ctx context.Context, c dormancy.Change) error
-	ListUsers(ctx context.Context, f dynamo.UserFilter, limit int, cursor string) ([]dormancy.User, string, error)
+	ListUsers(ctx context.Context, f dynamo.UserFilter, limit int, cursor string) (dynamo.UserPage, error)
 	LookupActiveUsers(ctx context.Context, prefix string, limit int32) ([]dormancy.User, error)
 	UserAudit(ctx context.Context, userID string, limit int32, cursor string) (dynamo.AuditPage, error)
 	Audit(ctx context.Context, f dynamo.AuditFilter, limit int32, cursor string) (dynamo.AuditPage, error)
@@ -37,9 +36,9 @@ type Store interface {
 	ReassignmentQueue(ctx context.Context, limit int32, cursor string) (dynamo.RecordPage, error)
 }
 
-// Relay sends a change's event and sign-out at once, after it committed.
+// Relay sends a change's events and sign-out at once, after it committed.
 type Relay interface {
-	Flush(ctx context.Context) (outbox.Result, error)
+	Deliver(ctx context.Context, ids []string) (outbox.Result, error)
 }
 
 // API serves the routes.
@@ -57,7 +56,6 @@ type API struct {
 func New(store Store, policy dormancy.Policy, adminGroups []string, relay Relay, now func() time.Time, log *slog.Logger) *API {
 	a := &API{store: store, policy: policy, adminGroups: adminGroups, now: now, log: log, relay: relay, mux: http.NewServeMux()}
 	for _, r := range a.routes() {
-		r := r
 		a.mux.HandleFunc(r.Method+" "+r.Pattern, func(w http.ResponseWriter, req *http.Request) { a.serve(w, req, r) })
 	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
@@ -105,8 +103,14 @@ func (a *API) routes() []Route {
 type Caller struct {
 	UserID   string
 	Username string
+	Email    string
 	Groups   []string
 	Admin    bool
+}
+
+// identity is the caller as the domain's rules see them.
+func (c Caller) identity() dormancy.Caller {
+	return dormancy.Caller{UserID: c.UserID, Username: c.Username, Email: c.Email}
 }
 
 type callerKey struct{}
@@ -134,7 +138,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt Route) {
 		writeError(w, http.StatusForbidden, "Forbidden", "your account is not known to Dormancy")
 		return
 	case err != nil:
-		a.fail(w, log, err)
+		a.fail(w, r.Context(), log, err)
 		return
 	case me.Status != dormancy.Active:
 		writeError(w, http.StatusForbidden, "Forbidden", "your account is deactivated")
@@ -147,7 +151,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt Route) {
 		return
 	}
 	if err := rt.handle(a, w, r, c); err != nil {
-		a.fail(w, log, err)
+		a.fail(w, r.Context(), log, err)
 	}
 }
 
@@ -157,8 +161,8 @@ func (a *API) caller(claims map[string]any) (Caller, error) {
 		return Caller{}, errors.New("no authorizer claims")
 	}
 	str := func(k string) string { s, _ := claims[k].(string); return s }
-	c := Caller{UserID: str("sub"), Username: str("cognito:username")}
-	if c.UserID == "" || c.Username == "" || !validID(c.UserID) {
+	c := Caller{UserID: str("sub"), Username: str("cognito:username"), Email: str("email")}
+	if c.UserID == "" || c.Username == "" || !dormancy.ValidUserID(c.UserID) {
 		return Caller{}, errors.New("the token's claims lack a valid sub or cognito:username")
 	}
 	c.Groups = parseGroups(claims["cognito:groups"])
@@ -188,91 +192,6 @@ func parseGroups(v any) []string {
 		}
 	}
 	return out
-}
-
-func validID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	return strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) < 0
-}
-
-// The one place domain errors become HTTP status codes.
-func status(err error) (int, string) {
-	var tooBig *http.MaxBytesError
-	var bad *badRequest
-	switch {
-	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, "PayloadTooLarge"
-	case errors.As(err, &bad):
-		return bad.status, bad.code
-	case errors.Is(err, dormancy.ErrNotFound):
-		return http.StatusNotFound, "NotFound"
-	case errors.Is(err, dormancy.ErrConflict), errors.Is(err, dormancy.ErrExists):
-		return http.StatusConflict, "Conflict"
-	case errors.Is(err, dormancy.ErrInvalid):
-		return http.StatusUnprocessableEntity, "Unprocessable"
-	}
-	return http.StatusServiceUnavailable, "Unavailable"
-}
-
-// badRequest is an input error with its own status and client message.
-type badRequest struct {
-	status int
-	code   string
-	msg    string
-}
-
-func (b *badRequest) Error() string { return b.msg }
-
-func invalid(format string, args ...any) error {
-	return &badRequest{http.StatusBadRequest, "BadRequest", fmt.Sprintf(format, args...)}
-}
-
-func (a *API) fail(w http.ResponseWriter, log *slog.Logger, err error) {
-	code, name := status(err)
-	msg := clientMessage(err, code)
-	if code >= 500 {
-		log.Error("request failed", "err", err)
-	} else {
-		log.Info("request refused", "status", code, "err", err)
-	}
-	writeError(w, code, name, msg)
-}
-
-// clientMessage is what a client may read: the domain's own message for
-// domain errors (they carry no internal text), a fixed one otherwise.
-func clientMessage(err error, code int) string {
-	var bad *badRequest
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &bad):
-		return bad.msg
-	case errors.As(err, &tooBig):
-		return fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit)
-	case code == http.StatusNotFound:
-		return "not found"
-	case errors.Is(err, dormancy.ErrInvalid), errors.Is(err, dormancy.ErrConflict), errors.Is(err, dormancy.ErrExists):
-		return domainMessage(err)
-	}
-	return "the service is unavailable; try again later"
-}
-
-// domainMessage keeps the part of a domain error after its sentinel: the
-// domain's errors read "<sentinel>: <what>", wrapped by storage context.
-func domainMessage(err error) string {
-	msg := err.Error()
-	for _, s := range []error{dormancy.ErrInvalid, dormancy.ErrConflict, dormancy.ErrExists} {
-		if i := strings.Index(msg, s.Error()+": "); i >= 0 && errors.Is(err, s) {
-			return msg[i+len(s.Error())+2:]
-		}
-	}
-	if errors.Is(err, dormancy.ErrConflict) {
-		return "the resource is not in a state that allows this"
-	}
-	return "the request breaks a rule"
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -17,9 +17,6 @@ import (
 	"github.com/dormancy/dormancy/shared/outbox"
 )
 
-// Required lists the settings the API cannot run without.
-var Required = []string{"USERS_TABLE", "AUDIT_TABLE", "RECORDS_TABLE", "OUTBOX_TABLE", "EVENT_BUS_NAME"}
-
 // FromEnv wires the API from a function's environment; changes' events and
 // sign-outs are sent at once through the same relay the sweeper uses.
 func FromEnv(env boot.Env, now func() time.Time) *API {

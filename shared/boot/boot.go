@@ -1,8 +1,9 @@
 // Package boot is what every function's main does before lambda.Start: read
 // the configuration once, load the AWS SDK configuration (endpoints come from
 // the SDK's standard variables such as AWS_ENDPOINT_URL_DYNAMODB), and make
-// the structured logger. A bad setting stops the function at start with an
-// error naming the variable.
+// the structured logger. What a function cannot start without comes from its
+// one declaration in shared/access. A bad setting stops the function at start
+// with an error naming the variable.
 package boot
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/dormancy/dormancy/shared/access"
 	"github.com/dormancy/dormancy/shared/config"
 	"github.com/dormancy/dormancy/shared/dynamo"
 )
@@ -32,11 +34,12 @@ func (e Env) Tables() dynamo.Tables {
 	return dynamo.Tables{Users: c.UsersTable, Audit: c.AuditTable, Records: c.RecordsTable, Outbox: c.OutboxTable}
 }
 
-// MustLoad reads everything a function needs, or exits with the reason.
-// required names the settings the function cannot run without.
-func MustLoad(function string, required ...string) Env {
+// MustLoad reads everything the named function (its Dir in shared/access,
+// such as "loginhook") needs from the process environment, or exits with the
+// reason.
+func MustLoad(function string) Env {
 	log := lambdacontext.NewLogger().With("function", function)
-	env, err := Load(required...)
+	env, err := LoadFunction(function, os.LookupEnv)
 	if err != nil {
 		log.Error("invalid configuration", "err", err)
 		fmt.Fprintf(os.Stderr, "%s: invalid configuration: %v\n", function, err)
@@ -46,14 +49,21 @@ func MustLoad(function string, required ...string) Env {
 	return env
 }
 
-// Load reads the configuration and the AWS SDK configuration; the local
-// stack uses it to wire the functions exactly as their mains do.
-func Load(required ...string) (Env, error) {
-	c, err := config.FromEnv()
+// LoadFunction reads the named function's configuration through lookup,
+// requires what shared/access says it cannot start without, and loads the
+// AWS SDK configuration (from the process environment, as the SDK does). The
+// local stack uses it to wire each function exactly as its main does, with a
+// lookup over only the variables the function is declared to read.
+func LoadFunction(name string, lookup config.Lookup) (Env, error) {
+	f, ok := function(name)
+	if !ok {
+		return Env{}, fmt.Errorf("boot: no function %q in shared/access", name)
+	}
+	c, err := config.Load(lookup)
 	if err != nil {
 		return Env{}, err
 	}
-	if err := c.Require(required...); err != nil {
+	if err := c.Require(f.Required()...); err != nil {
 		return Env{}, err
 	}
 	a, err := awsconfig.LoadDefaultConfig(context.Background())
@@ -61,4 +71,14 @@ func Load(required ...string) (Env, error) {
 		return Env{}, fmt.Errorf("AWS configuration: %w", err)
 	}
 	return Env{Config: c, AWS: a}, nil
+}
+
+// function finds a declaration by Name or Dir (access.Get panics instead).
+func function(name string) (access.Function, bool) {
+	for _, f := range access.Functions {
+		if f.Name == name || f.Dir == name {
+			return f, true
+		}
+	}
+	return access.Function{}, false
 }

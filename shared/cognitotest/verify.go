@@ -13,6 +13,12 @@ import (
 	"time"
 )
 
+// ClockSkew is how far the clocks of the issuer and the verifier may
+// disagree: a token whose nbf ("not before") or iat ("issued at") is at most
+// this far in the future is accepted. A minute is the usual leeway of JWT
+// libraries and far below an ID token's lifetime (an hour on Cognito).
+const ClockSkew = 60 * time.Second
+
 // Claims are what API Gateway's Cognito authorizer passes on from an ID token.
 type Claims struct {
 	Sub      string
@@ -25,7 +31,9 @@ type Claims struct {
 
 // VerifyIDToken checks an ID token as API Gateway's Cognito authorizer does:
 // RS256 signature by a key of the pool's JWKS, issuer, audience (the app
-// client), token_use "id", and expiry. audience "" accepts any client.
+// client), token_use "id", expiry, and that the token is already valid (nbf)
+// and was not issued in the future (iat), within ClockSkew. audience ""
+// accepts any client.
 func VerifyIDToken(token string, jwks []byte, issuer, audience string, now time.Time) (Claims, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
@@ -80,12 +88,37 @@ func VerifyIDToken(token string, jwks []byte, issuer, audience string, now time.
 	case c.Sub == "":
 		return Claims{}, errors.New("no sub")
 	}
+	// Not yet valid, or issued in the future, beyond the clock skew.
+	if nbf, ok, err := numericDate(raw, "nbf"); err != nil {
+		return Claims{}, err
+	} else if ok && nbf.After(now.Add(ClockSkew)) {
+		return Claims{}, fmt.Errorf("token not valid before %s", nbf.UTC().Format(time.RFC3339))
+	}
+	if iat, ok, err := numericDate(raw, "iat"); err != nil {
+		return Claims{}, err
+	} else if ok && iat.After(now.Add(ClockSkew)) {
+		return Claims{}, fmt.Errorf("token issued in the future (%s)", iat.UTC().Format(time.RFC3339))
+	}
 	if audience != "" {
 		if aud, _ := raw["aud"].(string); aud != audience {
 			return Claims{}, fmt.Errorf("audience %q is not %q", aud, audience)
 		}
 	}
 	return c, nil
+}
+
+// numericDate reads an optional JWT NumericDate claim (seconds since the
+// epoch); present but not a number is an error.
+func numericDate(raw map[string]any, name string) (time.Time, bool, error) {
+	v, present := raw[name]
+	if !present {
+		return time.Time{}, false, nil
+	}
+	f, ok := v.(float64)
+	if !ok {
+		return time.Time{}, false, fmt.Errorf("%s is not a NumericDate", name)
+	}
+	return time.Unix(int64(f), 0), true, nil
 }
 
 func decodeSegment(s string, v any) error {

@@ -1,7 +1,6 @@
 package dormancy
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +67,9 @@ type Expectation struct {
 	Status       Status
 	LastActivity time.Time
 	Version      int64
+	// Unwarned: the user must not have been warned in the period that
+	// LastActivity starts.
+	Unwarned bool
 }
 
 // DeactivateForInactivity builds the change that switches off a user found
@@ -84,10 +86,10 @@ func DeactivateForInactivity(u User, v Verdict, now time.Time) Change {
 func DeactivateByAdmin(u User, actor, reason string, thresholdDays int, now time.Time) (Change, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return Change{}, fmt.Errorf("%w: reason is required", ErrInvalid)
+		return Change{}, BadInput("reason is required")
 	}
 	if u.Status != Active {
-		return Change{}, fmt.Errorf("%w: user %s is not active", ErrConflict, u.UserID)
+		return Change{}, Conflict("user %s is not active", u.UserID)
 	}
 	d := &Deactivation{At: now.UTC(), By: actor, Reason: ReasonAdmin, ThresholdDays: thresholdDays, Comment: reason}
 	eventID := StableID(TypeUserDeactivated, u.UserID, "admin", FormatTime(d.At), strconv.FormatInt(u.Version, 10))
@@ -129,6 +131,8 @@ func deactivate(u User, d *Deactivation, lastActivity time.Time, source, eventID
 // ReactivationRequest is an admin's request to switch a user back on.
 type ReactivationRequest struct {
 	Actor             string // the admin's userId
+	ActorUsername     string // and user name and e-mail, which approvedBy may not name either
+	ActorEmail        string
 	ApprovalReference string
 	ApprovedBy        string // the Business Head who approved, not the actor
 	Comment           string
@@ -139,15 +143,14 @@ type ReactivationRequest struct {
 func Reactivate(u User, r ReactivationRequest, now time.Time) (Change, error) {
 	r.ApprovalReference = strings.TrimSpace(r.ApprovalReference)
 	r.ApprovedBy = strings.TrimSpace(r.ApprovedBy)
-	switch {
-	case r.ApprovalReference == "":
-		return Change{}, fmt.Errorf("%w: approvalReference is required", ErrInvalid)
-	case r.ApprovedBy == "":
-		return Change{}, fmt.Errorf("%w: approvedBy is required", ErrInvalid)
-	case r.ApprovedBy == r.Actor:
-		return Change{}, fmt.Errorf("%w: approvedBy must be someone other than the caller", ErrInvalid)
-	case u.Status != Deactivated:
-		return Change{}, fmt.Errorf("%w: user %s is not deactivated", ErrConflict, u.UserID)
+	if r.ApprovalReference == "" {
+		return Change{}, BadInput("approvalReference is required")
+	}
+	if err := CheckApprover(r.ApprovedBy, Caller{UserID: r.Actor, Username: r.ActorUsername, Email: r.ActorEmail}); err != nil {
+		return Change{}, err
+	}
+	if u.Status != Deactivated {
+		return Change{}, Conflict("user %s is not deactivated", u.UserID)
 	}
 	at := now.UTC()
 	before := u
@@ -187,7 +190,7 @@ func WarnDormant(u User, v Verdict, now time.Time) Change {
 	return Change{
 		User:   u,
 		Events: []Event{NewEvent(eventID, SourceUsers, TypeUserDormancyWarning, u.UserID, now, ev)},
-		Expect: Expectation{Status: Active, LastActivity: v.LastActivity},
+		Expect: Expectation{Status: Active, LastActivity: v.LastActivity, Unwarned: true},
 	}
 }
 

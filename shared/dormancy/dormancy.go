@@ -6,7 +6,6 @@
 package dormancy
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -109,28 +108,14 @@ func (u User) ActiveStatus() string {
 	return "No"
 }
 
-// Domain errors. The storage layer returns them (wrapped) and the API maps
-// them to status codes in one place.
-var (
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: the account (or record) is not in the state the change
-	// requires, for example activating a user who is already active, or a
-	// conditional write lost a race.
-	ErrConflict = errors.New("conflict")
-	// ErrInvalid: the input breaks a rule of the domain.
-	ErrInvalid = errors.New("invalid")
-	// ErrExists: creating something that already exists.
-	ErrExists = errors.New("already exists")
-	// ErrUnavailable: the data store could not be reached or answered with
-	// an error that is not the domain's.
-	ErrUnavailable = errors.New("store unavailable")
-)
-
 // Messages a refused user sees (Cognito prefixes them with
 // "PreAuthentication failed with error ").
 const (
 	MsgDeactivatedByAdmin = "Account deactivated by an administrator. Please contact Admin."
 	MsgUnavailable        = "Sign-in is temporarily unavailable. Please try again later."
+	// MsgNotActive refuses an account whose stored status is neither ACTIVE
+	// nor DEACTIVATED: the hook fails closed on what it does not know.
+	MsgNotActive = "Account is not active. Please contact Admin."
 )
 
 // RefusalMessage is what a deactivated user is told at sign-in.
@@ -282,9 +267,6 @@ func parseDays(s string, min int) (int, error) {
 	}
 	return n, nil
 }
-
-// ParseDays parses a threshold in days, min..3650.
-func ParseDays(s string, min int) (int, error) { return parseDays(strings.TrimSpace(s), min) }
 
 // Validate checks the policy as a whole.
 func (p Policy) Validate() error {

@@ -1,10 +1,11 @@
 package dormancy
 
 import (
-	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -36,11 +37,13 @@ var (
 	recordIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 	modulePattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 	fieldPattern    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
-	userIDPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 )
 
 // MaxUserFields bounds a record's user fields (one transaction writes them).
 const MaxUserFields = 20
+
+// ValidFieldName reports whether s can name a user field of a record.
+func ValidFieldName(s string) bool { return fieldPattern.MatchString(s) }
 
 // ValidRecordID reports whether s can name a record.
 func ValidRecordID(s string) bool { return recordIDPattern.MatchString(s) }
@@ -49,20 +52,20 @@ func ValidRecordID(s string) bool { return recordIDPattern.MatchString(s) }
 func (r Record) Validate() error {
 	switch {
 	case !ValidRecordID(r.ID):
-		return fmt.Errorf("%w: record id %q must be 1–128 letters, digits or _.:- and start with a letter or digit", ErrInvalid, r.ID)
+		return BadInput("record id %q must be 1–128 letters, digits or _.:- and start with a letter or digit", r.ID)
 	case !modulePattern.MatchString(r.Module):
-		return fmt.Errorf("%w: module %q must be lower-case letters, digits, _ or -", ErrInvalid, r.Module)
+		return BadInput("module %q must be lower-case letters, digits, _ or -", r.Module)
 	case !slices.Contains([]RecordStatus{Open, Closed, Resolved, Cancelled}, r.Status):
-		return fmt.Errorf("%w: status %q must be Open, Closed, Resolved or Cancelled", ErrInvalid, r.Status)
+		return BadInput("status %q must be Open, Closed, Resolved or Cancelled", r.Status)
 	case len(r.Fields) > MaxUserFields:
-		return fmt.Errorf("%w: at most %d user fields", ErrInvalid, MaxUserFields)
+		return BadInput("at most %d user fields", MaxUserFields)
 	}
 	for f, u := range r.Fields {
 		if !fieldPattern.MatchString(f) {
-			return fmt.Errorf("%w: field name %q must be a letter followed by letters, digits or _", ErrInvalid, f)
+			return BadInput("field name %q must be a letter followed by letters, digits or _", f)
 		}
-		if u != "" && !userIDPattern.MatchString(u) {
-			return fmt.Errorf("%w: field %s: %q is not a user id", ErrInvalid, f, u)
+		if u != "" && !ValidUserID(u) {
+			return BadInput("field %s: %q is not a user id", f, u)
 		}
 	}
 	return nil
@@ -125,3 +128,52 @@ func ClearField(ref FieldRef, username, cause, actor, source string, now time.Ti
 var stableIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func isStableID(s string) bool { return stableIDPattern.MatchString(s) }
+
+// Reopen turns a Closed or Resolved record Open again (spec §7). users holds
+// the users its fields name, as read now (an unknown user is absent). A
+// field naming a user who is not ACTIVE is cleared and flagged, each with its
+// Clearing (audit entry and event); the others are kept, and the write must
+// check that their users are still ACTIVE when it commits.
+func (r Record) Reopen(users map[string]User, actor string, now time.Time) (Record, []Clearing, []FieldRef, error) {
+	if r.Status != Closed && r.Status != Resolved {
+		return r, nil, nil, Conflict("record %s is %s; only Closed or Resolved records reopen", r.ID, r.Status)
+	}
+	before := r.Version
+	out := r
+	out.Fields = maps.Clone(r.Fields)
+	out.Status = Open
+	out.Version++
+	out.UpdatedAt = now.UTC()
+	cause := StableID("Reopen", r.ID, strconv.FormatInt(before, 10))
+	flagged := slices.Clone(r.NeedsReassignment)
+	var clearings []Clearing
+	var kept []FieldRef
+	for _, a := range r.Assigned() {
+		a.RecordID, a.Module = r.ID, r.Module
+		u, known := users[a.UserID]
+		if known && u.Status == Active {
+			kept = append(kept, a)
+			continue
+		}
+		c := ClearField(a, u.Username, cause, actor, SourceAdmin, now)
+		c.Audit.Reason = "record reopened; user not active"
+		clearings = append(clearings, c)
+		out.Fields[a.Field] = ""
+		flagged = append(flagged, a.Field)
+	}
+	slices.Sort(flagged)
+	out.NeedsReassignment = slices.Compact(flagged)
+	return out, clearings, kept, nil
+}
+
+// PruneReassignment drops from NeedsReassignment the fields that name a user
+// again: a field given a (new) user is no longer waiting for one.
+func (r *Record) PruneReassignment() {
+	var waiting []string
+	for _, f := range r.NeedsReassignment {
+		if r.Fields[f] == "" {
+			waiting = append(waiting, f)
+		}
+	}
+	r.NeedsReassignment = waiting
+}

@@ -2,8 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -107,7 +105,7 @@ type AuditPage struct {
 
 // UserAudit lists one user's audit trail, oldest first.
 func (s *Store) UserAudit(ctx context.Context, userID string, limit int32, cursor string) (AuditPage, error) {
-	start, err := decodeCursor(cursor)
+	start, err := decodeKeyCursor(cursor, keyShape{"userId": equals(userID), "sk": isAuditSK})
 	if err != nil {
 		return AuditPage{}, err
 	}
@@ -130,6 +128,8 @@ type AuditFilter struct {
 	From, To  time.Time          // inclusive bounds; both required
 }
 
+const dayLayout = "2006-01-02"
+
 // auditCursor is the position in the cross-user trail: the day being read
 // and DynamoDB's key within it.
 type auditCursor struct {
@@ -140,13 +140,24 @@ type auditCursor struct {
 // Audit lists the trail across users between From and To, oldest first, one
 // day partition at a time.
 func (s *Store) Audit(ctx context.Context, f AuditFilter, limit int32, cursor string) (AuditPage, error) {
-	cur := auditCursor{Day: f.From.UTC().Format("2006-01-02")}
+	cur := auditCursor{Day: f.From.UTC().Format(dayLayout)}
+	lastDay := f.To.UTC().Format(dayLayout)
 	if cursor != "" {
+		// A cursor resumes inside [from, to], at a day that parses, with the
+		// key of an entry of that day: anything else would let a forged
+		// cursor walk days outside the range the request was checked for.
 		if err := decodeJSONCursor(cursor, &cur); err != nil {
 			return AuditPage{}, err
 		}
+		if _, err := time.Parse(dayLayout, cur.Day); err != nil || cur.Day < f.From.UTC().Format(dayLayout) || cur.Day > lastDay {
+			return AuditPage{}, errBadCursor
+		}
+		if cur.Key != nil {
+			if err := checkKey(cur.Key, keyShape{"userId": dormancy.ValidUserID, "sk": isAuditSK, "auditDay": equals(cur.Day)}); err != nil {
+				return AuditPage{}, err
+			}
+		}
 	}
-	lastDay := f.To.UTC().Format("2006-01-02")
 	var page AuditPage
 	for cur.Day <= lastDay && int32(len(page.Entries)) < limit {
 		in := &dynamodb.QueryInput{
@@ -189,8 +200,11 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter, limit int32, cursor st
 			}
 			continue
 		}
-		d, _ := time.Parse("2006-01-02", cur.Day)
-		cur = auditCursor{Day: d.AddDate(0, 0, 1).Format("2006-01-02")}
+		d, err := time.Parse(dayLayout, cur.Day)
+		if err != nil {
+			return AuditPage{}, fmt.Errorf("audit day %q: %w", cur.Day, err)
+		}
+		cur = auditCursor{Day: d.AddDate(0, 0, 1).Format(dayLayout)}
 	}
 	if cur.Day <= lastDay {
 		page.Cursor = encodeJSONCursor(cur)
@@ -209,47 +223,4 @@ func auditPage(items []map[string]types.AttributeValue, last map[string]types.At
 	}
 	p.Cursor = encodeCursor(last)
 	return p, nil
-}
-
-// Cursors are opaque to clients: base64 of a small JSON document of string
-// key attributes. A cursor that does not decode is ErrInvalid.
-func encodeCursor(key map[string]types.AttributeValue) string {
-	if key == nil {
-		return ""
-	}
-	m := map[string]string{}
-	for k, v := range key {
-		if sv, ok := v.(*types.AttributeValueMemberS); ok {
-			m[k] = sv.Value
-		}
-	}
-	return encodeJSONCursor(m)
-}
-
-func decodeCursor(c string) (map[string]types.AttributeValue, error) {
-	if c == "" {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := decodeJSONCursor(c, &m); err != nil {
-		return nil, err
-	}
-	key := map[string]types.AttributeValue{}
-	for k, v := range m {
-		key[k] = str(v)
-	}
-	return key, nil
-}
-
-func encodeJSONCursor(v any) string {
-	b, _ := json.Marshal(v)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeJSONCursor(c string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || json.Unmarshal(b, v) != nil {
-		return fmt.Errorf("%w: cursor is not one this API gave out", dormancy.ErrInvalid)
-	}
-	return nil
 }

@@ -1,7 +1,10 @@
 // Package dynamo is the one place Dormancy talks to DynamoDB. It stores user
-// accounts, the audit trail, records and the event outbox, and turns
+// accounts, the audit trail, records and the event outbox. It turns
 // DynamoDB's conditional-check and transaction failures into the domain's own
-// errors (see errors.go).
+// errors in one function, translate (store.go); cursors it hands out are
+// opaque, and checked against the exact key they resume before use
+// (cursor.go), so a forged cursor is the client's error and never reaches
+// DynamoDB.
 //
 // # Tables
 //
@@ -36,8 +39,11 @@
 //     two are read and kept; and exempt users past the cut-off are read (and
 //     counted as exempt) on every sweep.
 //   - byList: partition listShard ("ACTIVE#nn" or "DEACTIVATED#nn"), sort
-//     lastActivityAt; projection ALL. The admin listing merges the 16 shards of
-//     a status, newest activity first.
+//     listKey (lastActivityAt + "#" + userId, a total order: users who share
+//     a last activity, as one import makes them, still page exactly once);
+//     projection ALL. The admin listing merges the 16 shards of a status,
+//     newest activity first, reading one Query page per shard per page; a
+//     search filters those pages and returns a cursor at its read bound.
 //   - byName: partition lookupKey ("ACTIVE#" + first letter of the lower-cased
 //     user name), sort usernameLower; projection INCLUDE (userId, username).
 //     Only ACTIVE users carry lookupKey, so pickers never offer a deactivated
@@ -45,7 +51,9 @@
 //
 // Audit (AUDIT_TABLE), partition key userId (S), sort key sk (S,
 // occurredAt + "#" + auditId). Append-only: every put is conditional on the
-// item not existing, and the code has no update or delete for it. auditId is
+// item not existing, and the code has no update or delete for it; no
+// deployed role may update or delete one either (shared/access denies it).
+// auditId is
 // derived from the change (or the event) that caused the entry, so a retried
 // change writes the same entry once. One index:
 //
@@ -60,13 +68,19 @@
 //   - byUser: partition refUserId, sort refKey (recordId + "#" + field);
 //     projection INCLUDE (field, module). Finding the open records that name
 //     a user costs one item per such reference, whatever the size of the
-//     table. Closed, Resolved and Cancelled records have no reference items,
-//     so a reassignment never reads them. A record with fields waiting for
-//     reassignment also has an item sk "QUEUE" with refUserId "QUEUE": the
-//     reassignment queue is that one partition of the same index.
+//     table. Closed, Resolved and Cancelled records have no indexed
+//     reference items, so a reassignment never reads them. A record with
+//     fields waiting for reassignment also has an item sk "QUEUE" with
+//     refUserId "QUEUE": the reassignment queue is that one partition of the
+//     same index. Nothing deletes from this table (no role may): a reference
+//     or queue item that no longer applies is retired by removing refUserId
+//     and refKey, which takes it out of the index; it is rewritten when its
+//     field is assigned again.
 //
-// Outbox (OUTBOX_TABLE), partition key shard (S, "0".."3"), sort key sk (S,
-// createdAt + "#" + id). The transactional outbox: a state change writes the
+// Outbox (OUTBOX_TABLE), partition key shard (S: "0".."3" for events,
+// "S0".."S3" for sign-outs, so a backlog of one kind never stands in front
+// of the other), sort key sk (S, the item's id: the event id, or "signout-"
+// and the change's id). The transactional outbox: a state change writes the
 // events it owes (and the Cognito sign-out it owes) in the same transaction
 // as the change; the sweeper publishes them and deletes each one only after
 // EventBridge (or Cognito) accepted it. Items: kind ("event" or "signout"),

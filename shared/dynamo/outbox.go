@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,14 +38,58 @@ func eventOutboxItem(e dormancy.Event, username string) OutboxItem {
 func signOutOutboxItem(u dormancy.User, at time.Time, changeID string) OutboxItem {
 	return OutboxItem{
 		Kind:     KindSignOut,
-		Event:    dormancy.Event{ID: "signout-" + changeID, UserID: u.UserID, OccurredAt: at},
+		Event:    dormancy.Event{ID: signOutID(changeID), UserID: u.UserID, OccurredAt: at},
 		Username: u.Username,
 	}
 }
 
+// outboxShard spreads the items of a kind over outboxShards partitions:
+// events in "0".."3", sign-outs in "S0".."S3", so that a backlog of one
+// kind never stands in front of the other.
+func outboxShard(kind, id string) string {
+	n := strconv.Itoa(shardOf(id, outboxShardCount))
+	if kind == KindSignOut {
+		return "S" + n
+	}
+	return n
+}
+
+func outboxShards(kind string) []string {
+	prefix := ""
+	if kind == KindSignOut {
+		prefix = "S"
+	}
+	var out []string
+	for i := range outboxShardCount {
+		out = append(out, prefix+strconv.Itoa(i))
+	}
+	return out
+}
+
+// OwedIDs are the outbox items a change owes: its events and its sign-out.
+func OwedIDs(c dormancy.Change) []string {
+	var ids []string
+	for _, e := range c.Events {
+		ids = append(ids, e.ID)
+	}
+	if c.SignOut {
+		ids = append(ids, signOutID(c.Audit.ID))
+	}
+	return ids
+}
+
+func signOutID(changeID string) string { return "signout-" + changeID }
+
+func kindOf(id string) string {
+	if strings.HasPrefix(id, "signout-") {
+		return KindSignOut
+	}
+	return KindEvent
+}
+
 func (s *Store) outboxPut(o OutboxItem) *types.Put {
 	it := map[string]types.AttributeValue{
-		"shard":      str(strconv.Itoa(shardOf(o.Event.ID, outboxShards))),
+		"shard":      str(outboxShard(o.Kind, o.Event.ID)),
 		"sk":         str(o.Event.ID),
 		"kind":       str(o.Kind),
 		"userId":     str(o.Event.UserID),
@@ -87,17 +132,27 @@ func outboxFrom(it map[string]types.AttributeValue) (OutboxItem, error) {
 	return o, nil
 }
 
-// Outbox lists what is owed, up to limit items per shard.
+// Outbox lists what is owed of both kinds, up to limit items per shard.
 func (s *Store) Outbox(ctx context.Context, limit int32) ([]OutboxItem, error) {
+	ev, err := s.Owed(ctx, KindEvent, limit)
+	if err != nil {
+		return ev, err
+	}
+	so, err := s.Owed(ctx, KindSignOut, limit)
+	return append(ev, so...), err
+}
+
+// Owed lists what is owed of one kind, up to limit items per shard.
+func (s *Store) Owed(ctx context.Context, kind string, limit int32) ([]OutboxItem, error) {
 	var all []OutboxItem
-	for i := range outboxShards {
+	for _, shard := range outboxShards(kind) {
 		var start map[string]types.AttributeValue
 		for n := int32(0); n < limit; {
 			out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 				TableName:                 &s.tables.Outbox,
 				KeyConditionExpression:    aws.String("#shard = :s"),
 				ExpressionAttributeNames:  map[string]string{"#shard": "shard"},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(strconv.Itoa(i))},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
 				ConsistentRead:            aws.Bool(true),
 				Limit:                     aws.Int32(limit - n),
 				ExclusiveStartKey:         start,
@@ -119,6 +174,22 @@ func (s *Store) Outbox(ctx context.Context, limit int32) ([]OutboxItem, error) {
 		}
 	}
 	return all, nil
+}
+
+// OutboxItem reads one owed item by id; ErrNotFound once it was delivered.
+func (s *Store) OutboxItem(ctx context.Context, id string) (OutboxItem, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.tables.Outbox,
+		Key:            map[string]types.AttributeValue{"shard": str(outboxShard(kindOf(id), id)), "sk": str(id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return OutboxItem{}, translate("read outbox item "+id, err)
+	}
+	if out.Item == nil {
+		return OutboxItem{}, fmt.Errorf("outbox item %s: %w", id, dormancy.ErrNotFound)
+	}
+	return outboxFrom(out.Item)
 }
 
 // Done removes an item once EventBridge (or Cognito) accepted it.
@@ -153,7 +224,7 @@ func (s *Store) shardOf(o OutboxItem) string {
 	if o.shard != "" {
 		return o.shard
 	}
-	return strconv.Itoa(shardOf(o.Event.ID, outboxShards))
+	return outboxShard(kindOf(o.Event.ID), o.Event.ID)
 }
 
 // Claim takes an item for one relay until the given time, so that two sweeps

@@ -2,8 +2,9 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,16 @@ const (
 	queueKey   = "QUEUE"
 	maxRefPage = 100
 )
+
+func isRefSK(s string) bool {
+	f, ok := strings.CutPrefix(s, refPrefix)
+	return ok && dormancy.ValidFieldName(f)
+}
+
+func isRefKey(s string) bool {
+	i := strings.LastIndexByte(s, '#')
+	return i > 0 && dormancy.ValidRecordID(s[:i]) && dormancy.ValidFieldName(s[i+1:])
+}
 
 func recordKey(id, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"recordId": str(id), "sk": str(sk)}
@@ -63,7 +74,7 @@ func recordFrom(it map[string]types.AttributeValue) (dormancy.Record, error) {
 	}
 	if ss, ok := it["needsReassignment"].(*types.AttributeValueMemberSS); ok {
 		r.NeedsReassignment = append([]string(nil), ss.Value...)
-		sort.Strings(r.NeedsReassignment)
+		slices.Sort(r.NeedsReassignment)
 	}
 	if n, ok := it["version"].(*types.AttributeValueMemberN); ok {
 		r.Version, _ = strconv.ParseInt(n.Value, 10, 64)
@@ -117,14 +128,7 @@ func (s *Store) PutRecord(ctx context.Context, r dormancy.Record, expectVersion 
 			return r, fmt.Errorf("record %s is at version %d, not %d: %w", r.ID, old.Version, expectVersion, dormancy.ErrConflict)
 		}
 	}
-	// A field given a (new) user is no longer waiting for reassignment.
-	var waiting []string
-	for _, f := range r.NeedsReassignment {
-		if r.Fields[f] == "" {
-			waiting = append(waiting, f)
-		}
-	}
-	r.NeedsReassignment = waiting
+	r.PruneReassignment()
 	r.Version = expectVersion + 1
 	r.UpdatedAt = now.UTC()
 	put := &types.Put{TableName: &s.tables.Records, Item: recordItem(r)}
@@ -143,42 +147,30 @@ func (s *Store) PutRecord(ctx context.Context, r dormancy.Record, expectVersion 
 			refs[a.Field] = true
 		}
 	}
-	for f := range old.Fields {
-		if !refs[f] {
-			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Records, Key: recordKey(r.ID, refPrefix+f)}})
+	if old.Status == dormancy.Open {
+		for _, a := range old.Assigned() {
+			if !refs[a.Field] {
+				items = append(items, s.retire(r.ID, refPrefix+a.Field))
+			}
 		}
 	}
 	if len(r.NeedsReassignment) > 0 {
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(r)}})
-	} else {
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.tables.Records, Key: recordKey(r.ID, skQueue)}})
+	} else if len(old.NeedsReassignment) > 0 {
+		items = append(items, s.retire(r.ID, skQueue))
 	}
 	// Each named user, once, must be active.
-	checked := map[string]string{}
-	var order []string
-	for _, a := range r.Assigned() {
-		if _, ok := checked[a.UserID]; !ok {
-			checked[a.UserID] = a.Field
-			order = append(order, a.UserID)
-		}
-	}
 	firstCheck := len(items)
-	for _, u := range order {
-		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			TableName: &s.tables.Users, Key: userKey(u),
-			ConditionExpression:       aws.String("#status = :active"),
-			ExpressionAttributeNames:  map[string]string{"#status": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":active": str(string(dormancy.Active))},
-		}})
+	checks := activeChecks(r.Assigned())
+	for _, u := range checks {
+		items = append(items, s.activeCheck(u))
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err != nil {
-		var tce *types.TransactionCanceledException
-		if asErr(err, &tce) {
-			for i, reason := range tce.CancellationReasons {
-				if i >= firstCheck && aws.ToString(reason.Code) == "ConditionalCheckFailed" {
-					u := order[i-firstCheck]
-					return r, fmt.Errorf("%w: field %s: user %s is not an active user", dormancy.ErrInvalid, checked[u], u)
+	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		if i, ok := failedItem(err); ok && i >= firstCheck {
+			u := checks[i-firstCheck]
+			for _, a := range r.Assigned() {
+				if a.UserID == u {
+					return r, dormancy.Invalid("field %s: user %s is not an active user", a.Field, u)
 				}
 			}
 		}
@@ -190,12 +182,18 @@ func (s *Store) PutRecord(ctx context.Context, r dormancy.Record, expectVersion 
 // RefPage is a page of the open-record references naming one user.
 type RefPage struct {
 	Refs []dormancy.FieldRef
-	Next map[string]types.AttributeValue
+	Next string // an opaque cursor; empty after the last page
 }
 
 // OpenRecordsNaming lists the user fields of Open records that name userID,
 // a page at a time; its cost follows those references, not the table.
-func (s *Store) OpenRecordsNaming(ctx context.Context, userID string, start map[string]types.AttributeValue) (RefPage, error) {
+func (s *Store) OpenRecordsNaming(ctx context.Context, userID string, cursor string) (RefPage, error) {
+	start, err := decodeKeyCursor(cursor, keyShape{
+		"recordId": dormancy.ValidRecordID, "sk": isRefSK, "refUserId": equals(userID), "refKey": isRefKey,
+	})
+	if err != nil {
+		return RefPage{}, err
+	}
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName: &s.tables.Records, IndexName: aws.String(IndexByUser),
 		KeyConditionExpression:    aws.String("refUserId = :u"),
@@ -206,7 +204,7 @@ func (s *Store) OpenRecordsNaming(ctx context.Context, userID string, start map[
 	if err != nil {
 		return RefPage{}, translate("records naming "+userID, err)
 	}
-	p := RefPage{Next: out.LastEvaluatedKey}
+	p := RefPage{Next: encodeCursor(out.LastEvaluatedKey)}
 	for _, it := range out.Items {
 		ref := dormancy.FieldRef{UserID: userID}
 		if v, ok := it["recordId"].(*types.AttributeValueMemberS); ok {
@@ -242,7 +240,7 @@ func (s *Store) Clear(ctx context.Context, c dormancy.Clearing) error {
 				":open": str(string(dormancy.Open)), ":u": str(ref.UserID),
 			},
 		}},
-		{Delete: &types.Delete{TableName: &s.tables.Records, Key: recordKey(ref.RecordID, refPrefix+ref.Field)}},
+		s.retire(ref.RecordID, refPrefix+ref.Field),
 		{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(dormancy.Record{ID: ref.RecordID, Module: ref.Module})}},
 		{Put: s.auditPut(c.Audit)},
 		{Put: s.outboxPut(eventOutboxItem(c.Event, c.Audit.UserAccount))},
@@ -251,65 +249,102 @@ func (s *Store) Clear(ctx context.Context, c dormancy.Clearing) error {
 	return translate(fmt.Sprintf("clear %s.%s", ref.RecordID, ref.Field), err)
 }
 
-// Reopen turns a Closed or Resolved record Open again. Fields naming a user
-// who is not ACTIVE are cleared and flagged, each audited and evented, in the
-// same transaction; the rest get their reference items back.
+// retire takes a reference (or queue) item out of the byUser index by
+// removing its index key. Nothing deletes from the Records table: no role
+// holds DeleteItem on it, so a retired item stays, small and unindexed, until
+// the same field is assigned again and the item is rewritten.
+func (s *Store) retire(recordID, sk string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: &s.tables.Records, Key: recordKey(recordID, sk),
+		UpdateExpression: aws.String("REMOVE refUserId, refKey"),
+	}}
+}
+
+// reopenTries bounds how often Reopen starts over when a user it kept was
+// deactivated while it wrote.
+const reopenTries = 3
+
+// Reopen turns a Closed or Resolved record Open again, as the domain's
+// Record.Reopen decides: fields naming a user who is not ACTIVE are cleared
+// and flagged, each audited and evented, in one transaction with the record;
+// the kept fields get their reference items back, on the condition, checked
+// in the same transaction, that their users are still ACTIVE. A deactivation
+// landing in between makes it decide again on what is there now.
 func (s *Store) Reopen(ctx context.Context, id, actor string, now time.Time) (dormancy.Record, []dormancy.Clearing, error) {
+	for try := 1; ; try++ {
+		r, clearings, err := s.reopenOnce(ctx, id, actor, now)
+		if !errors.Is(err, errUserNoLongerActive) {
+			return r, clearings, err
+		}
+		if try == reopenTries {
+			return r, nil, fmt.Errorf("reopen %s: users changed %d times meanwhile: %w", id, try, dormancy.ErrConflict)
+		}
+	}
+}
+
+var errUserNoLongerActive = errors.New("a kept user is no longer active")
+
+func (s *Store) reopenOnce(ctx context.Context, id, actor string, now time.Time) (dormancy.Record, []dormancy.Clearing, error) {
 	r, err := s.GetRecord(ctx, id)
 	if err != nil {
 		return r, nil, err
 	}
-	if r.Status != dormancy.Closed && r.Status != dormancy.Resolved {
-		return r, nil, fmt.Errorf("record %s is %s; only Closed or Resolved records reopen: %w", id, r.Status, dormancy.ErrConflict)
-	}
-	assigned := r.Assigned()
-	users, err := s.usersByID(ctx, assigned)
+	users, err := s.usersByID(ctx, r.Assigned())
 	if err != nil {
 		return r, nil, err
 	}
-	before := r.Version
-	r.Status = dormancy.Open
-	r.Version++
-	r.UpdatedAt = now.UTC()
-	cause := dormancy.StableID("Reopen", id, strconv.FormatInt(before, 10))
-	var clearings []dormancy.Clearing
-	var items []types.TransactWriteItem
-	flagged := map[string]bool{}
-	for _, f := range r.NeedsReassignment {
-		flagged[f] = true
+	out, clearings, kept, err := r.Reopen(users, actor, now)
+	if err != nil {
+		return r, nil, err
 	}
-	for _, a := range assigned {
-		a.RecordID, a.Module = r.ID, r.Module
-		u, known := users[a.UserID]
-		if known && u.Status == dormancy.Active {
-			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: refItem(a)}})
-			continue
-		}
-		c := dormancy.ClearField(a, u.Username, cause, actor, dormancy.SourceAdmin, now)
-		c.Audit.Reason = "record reopened; user not active"
-		clearings = append(clearings, c)
-		r.Fields[a.Field] = ""
-		flagged[a.Field] = true
+	items := []types.TransactWriteItem{{Put: &types.Put{
+		TableName: &s.tables.Records, Item: recordItem(out),
+		ConditionExpression:       aws.String("version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(r.Version)},
+	}}}
+	for _, c := range clearings {
 		items = append(items, types.TransactWriteItem{Put: s.auditPut(c.Audit)},
 			types.TransactWriteItem{Put: s.outboxPut(eventOutboxItem(c.Event, c.Audit.UserAccount))})
 	}
-	r.NeedsReassignment = r.NeedsReassignment[:0]
-	for f := range flagged {
-		r.NeedsReassignment = append(r.NeedsReassignment, f)
+	if len(out.NeedsReassignment) > 0 {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(out)}})
 	}
-	sort.Strings(r.NeedsReassignment)
-	items = append([]types.TransactWriteItem{{Put: &types.Put{
-		TableName: &s.tables.Records, Item: recordItem(r),
-		ConditionExpression:       aws.String("version = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(before)},
-	}}}, items...)
-	if len(r.NeedsReassignment) > 0 {
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(r)}})
+	for _, a := range kept {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: refItem(a)}})
+	}
+	firstCheck := len(items)
+	checks := activeChecks(kept)
+	for _, u := range checks {
+		items = append(items, s.activeCheck(u))
 	}
 	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		if i, ok := failedItem(err); ok && i >= firstCheck {
+			return r, nil, errUserNoLongerActive
+		}
 		return r, nil, translate("reopen "+id, err)
 	}
-	return r, clearings, nil
+	return out, clearings, nil
+}
+
+// activeChecks lists, once each and in order, the users that refs name.
+func activeChecks(refs []dormancy.FieldRef) []string {
+	var out []string
+	for _, a := range refs {
+		if !slices.Contains(out, a.UserID) {
+			out = append(out, a.UserID)
+		}
+	}
+	return out
+}
+
+// activeCheck is a transaction's check that a user is ACTIVE.
+func (s *Store) activeCheck(userID string) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: &s.tables.Users, Key: userKey(userID),
+		ConditionExpression:       aws.String("#status = :active"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":active": str(string(dormancy.Active))},
+	}}
 }
 
 // usersByID reads the users named by refs (unknown ones are absent).
@@ -353,7 +388,9 @@ type RecordPage struct {
 
 // ReassignmentQueue lists the records with fields waiting for a new user.
 func (s *Store) ReassignmentQueue(ctx context.Context, limit int32, cursor string) (RecordPage, error) {
-	start, err := decodeCursor(cursor)
+	start, err := decodeKeyCursor(cursor, keyShape{
+		"recordId": dormancy.ValidRecordID, "sk": equals(skQueue), "refUserId": equals(queueKey), "refKey": dormancy.ValidRecordID,
+	})
 	if err != nil {
 		return RecordPage{}, err
 	}

@@ -36,7 +36,7 @@ var Schema = []Table{
 		Indexes: []Index{
 			{Name: IndexBySweep, PK: "sweepShard", SK: "lastActivityAt", Projection: "INCLUDE",
 				NonKey: []string{"username", "groups", "status", "warnedAt", "createdAt", "lastLoginAt", "reactivatedAt", "importedAt", "version"}},
-			{Name: IndexByList, PK: "listShard", SK: "lastActivityAt", Projection: "ALL"},
+			{Name: IndexByList, PK: "listShard", SK: "listKey", Projection: "ALL"},
 			{Name: IndexByName, PK: "lookupKey", SK: "usernameLower", Projection: "INCLUDE", NonKey: []string{"username"}},
 		},
 	},

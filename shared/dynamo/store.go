@@ -42,8 +42,8 @@ func (s *Store) Tables() Tables { return s.tables }
 
 // Shards of the sparse user indexes, and of the outbox.
 const (
-	UserShards   = 16
-	outboxShards = 4
+	UserShards       = 16
+	outboxShardCount = 4
 )
 
 func shardOf(id string, n int) int {
@@ -113,10 +113,26 @@ func translate(op string, err error) error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() == "ValidationException" {
 		// A request DynamoDB refused as malformed is a bug or bad input, not
-		// an outage; it still must not reach a client as text.
-		return fmt.Errorf("%s: %w (DynamoDB refused the request: %v)", op, dormancy.ErrInvalid, err)
+		// an outage. Its text names indexes and keys: the client gets the
+		// fixed words of errRefused, the log the rest.
+		return fmt.Errorf("%s: %w (DynamoDB refused the request: %v)", op, errRefused, err)
 	}
 	return fmt.Errorf("%s: %w: %v", op, dormancy.ErrUnavailable, err)
+}
+
+// failedItem says which item of a cancelled transaction failed its
+// condition.
+func failedItem(err error) (int, bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return 0, false
+	}
+	for i, r := range tce.CancellationReasons {
+		if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func reasons(tce *types.TransactionCanceledException) string {
@@ -127,6 +143,16 @@ func reasons(tce *types.TransactionCanceledException) string {
 	return "cancelled [" + strings.Join(parts, " ") + "]"
 }
 
+var errRefused = dormancy.BadInput("the request cannot be served as given")
+
 func isConflict(err error) bool { return errors.Is(err, dormancy.ErrConflict) }
 
-func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
+// conditionItem returns the item DynamoDB sent back with a failed condition
+// (nil when the item did not exist).
+func conditionItem(err error) (map[string]types.AttributeValue, bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return nil, false
+	}
+	return ccf.Item, true
+}

@@ -116,7 +116,7 @@ func TestSweepIndex(t *testing.T) {
 	}
 	read := func(warned bool) (ids []string, items int) {
 		for _, sh := range dynamo.SweepShards(warned) {
-			page, err := s.SweepCandidates(ctx, sh, t0.Add(-dormancy.Days(45)), 100, nil)
+			page, err := s.SweepCandidates(ctx, sh, t0.Add(-dormancy.Days(45)), 100, "")
 			if err != nil {
 				t.Fatal(err)
 			}

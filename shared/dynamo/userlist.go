@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 )
@@ -22,118 +22,153 @@ type UserFilter struct {
 	Query string
 }
 
-// listCursor is the position after the last user of a page: users are
-// ordered by last activity, newest first, then by user id.
+// UserPage is one page of the admin listing.
+type UserPage struct {
+	Users []dormancy.User
+	// Cursor resumes the listing; empty at its end. A page may hold fewer
+	// users than asked for, even none, and still have a cursor: a search
+	// stops at its read bound, not at the end of the table.
+	Cursor string
+	// Read is the number of items DynamoDB read for the page.
+	Read int
+}
+
+// listCursor is the position after the last user of a page: its listKey
+// (last activity, "#", user id). The order is total, so a page never
+// repeats or skips a user whose activity did not change meanwhile.
 type listCursor struct {
-	T string `json:"t"`
-	U string `json:"u"`
+	K string `json:"k"`
 }
 
-func after(c *listCursor, t, u string) bool {
-	return c == nil || t < c.T || (t == c.T && u < c.U)
+func validListKey(k string) bool {
+	t, id, ok := strings.Cut(k, "#")
+	return ok && isTimestamp(t) && dormancy.ValidUserID(id)
 }
 
-// ListUsers lists users newest activity first, a page at a time. It merges
-// the byList shards of the statuses asked for; each page reads at most a
-// page per shard (more when Query filters many out). The cursor is opaque
-// and stable: users that change meanwhile may move, but a page never
-// repeats or skips a user whose activity did not change.
-func (s *Store) ListUsers(ctx context.Context, f UserFilter, limit int, cursor string) ([]dormancy.User, string, error) {
-	var cur *listCursor
+// searchRead is how many items a search reads per shard and page: a search
+// that matches little returns a cursor after that many, instead of walking
+// the table in one request.
+const searchRead = 100
+
+// ListUsers lists users newest activity first, a page at a time, merging
+// the byList shards of the statuses asked for. Each shard is read once per
+// page, at most limit+1 items (searchRead with a Query), so a page reads at
+// most one page per shard. Only the users above the lowest point every
+// unfinished shard has reached are certain to be in order; the page ends
+// there, and the cursor resumes from it.
+func (s *Store) ListUsers(ctx context.Context, f UserFilter, limit int, cursor string) (UserPage, error) {
+	var cur listCursor
 	if cursor != "" {
-		cur = &listCursor{}
-		if err := decodeJSONCursor(cursor, cur); err != nil {
-			return nil, "", err
+		if err := decodeJSONCursor(cursor, &cur); err != nil || !validListKey(cur.K) {
+			return UserPage{}, errBadCursor
 		}
 	}
 	statuses := []dormancy.Status{dormancy.Active, dormancy.Deactivated}
 	if f.Status != "" {
 		statuses = []dormancy.Status{f.Status}
 	}
-	q := strings.ToLower(strings.TrimSpace(f.Query))
 	var shards []string
 	for _, st := range statuses {
 		for i := range UserShards {
 			shards = append(shards, fmt.Sprintf("%s#%02d", st, i))
 		}
 	}
-	var (
-		mu       sync.Mutex
-		all      []dormancy.User
-		firstErr error
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, 8)
-	)
-	for _, sh := range shards {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			got, err := s.listShard(ctx, sh, q, cur, limit+1)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			all = append(all, got...)
-		}()
+	q := strings.ToLower(strings.TrimSpace(f.Query))
+	read := int32(limit + 1)
+	if q != "" {
+		read = max(read, searchRead)
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, "", firstErr
+	results := make([]shardRead, len(shards))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, sh := range shards {
+		g.Go(func() error {
+			r, err := s.readListShard(gctx, sh, q, cur.K, read)
+			results[i] = r
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return UserPage{}, err
+	}
+	// floor: the highest key at which an unfinished shard stopped. Above
+	// it, every shard has been read; at or below it, not.
+	var page UserPage
+	floor := ""
+	var all []dormancy.User
+	for _, r := range results {
+		page.Read += r.read
+		all = append(all, r.users...)
+		if r.stoppedAt != "" && r.stoppedAt > floor {
+			floor = r.stoppedAt
+		}
 	}
 	sort.Slice(all, func(i, j int) bool {
-		ti, tj := ts(all[i].LastActivity()), ts(all[j].LastActivity())
-		if ti != tj {
-			return ti > tj
-		}
-		return all[i].UserID > all[j].UserID
+		return listKey(all[i].LastActivity(), all[i].UserID) > listKey(all[j].LastActivity(), all[j].UserID)
 	})
-	next := ""
-	if len(all) > limit {
-		all = all[:limit]
-		last := all[limit-1]
-		next = encodeJSONCursor(listCursor{T: ts(last.LastActivity()), U: last.UserID})
+	for _, u := range all {
+		k := listKey(u.LastActivity(), u.UserID)
+		if k < floor {
+			break
+		}
+		if len(page.Users) == limit {
+			last := page.Users[limit-1]
+			page.Cursor = encodeJSONCursor(listCursor{K: listKey(last.LastActivity(), last.UserID)})
+			return page, nil
+		}
+		page.Users = append(page.Users, u)
 	}
-	return all, next, nil
+	if floor != "" {
+		// Shards left unread below floor: resume there. floor itself was
+		// read (and, if it matched, returned).
+		page.Cursor = encodeJSONCursor(listCursor{K: floor})
+	}
+	return page, nil
 }
 
-// listShard reads up to want users of one shard past the cursor.
-func (s *Store) listShard(ctx context.Context, shard, q string, cur *listCursor, want int) ([]dormancy.User, error) {
+// shardRead is what one page read of one shard found.
+type shardRead struct {
+	users     []dormancy.User
+	read      int
+	stoppedAt string // the listKey of the last item read, if the shard goes on
+}
+
+// readListShard reads one Query page of a shard, below the cursor key.
+func (s *Store) readListShard(ctx context.Context, shard, q, below string, limit int32) (shardRead, error) {
 	in := &dynamodb.QueryInput{
 		TableName: &s.tables.Users, IndexName: aws.String(IndexByList),
 		KeyConditionExpression:    aws.String("listShard = :s"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(shard)},
 		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(want)),
+		Limit:                     aws.Int32(limit),
 	}
-	if cur != nil {
-		in.KeyConditionExpression = aws.String("listShard = :s AND lastActivityAt <= :t")
-		in.ExpressionAttributeValues[":t"] = str(cur.T)
+	if below != "" {
+		in.KeyConditionExpression = aws.String("listShard = :s AND listKey < :k")
+		in.ExpressionAttributeValues[":k"] = str(below)
 	}
 	if q != "" {
-		in.FilterExpression = aws.String("contains(usernameLower, :q) OR begins_with(userId, :q)")
+		in.FilterExpression = aws.String("contains(usernameLower, :q)")
+		if dormancy.ValidUserID(q) {
+			in.FilterExpression = aws.String("contains(usernameLower, :q) OR begins_with(userId, :q)")
+		}
 		in.ExpressionAttributeValues[":q"] = str(q)
 	}
-	var out []dormancy.User
-	for len(out) < want {
-		res, err := s.db.Query(ctx, in)
+	res, err := s.db.Query(ctx, in)
+	if err != nil {
+		return shardRead{}, translate("list users", err)
+	}
+	out := shardRead{read: int(res.ScannedCount)}
+	for _, it := range res.Items {
+		u, err := userFrom(it)
 		if err != nil {
-			return nil, translate("list users", err)
+			return out, err
 		}
-		for _, it := range res.Items {
-			u, err := userFrom(it)
-			if err != nil {
-				return nil, err
-			}
-			if after(cur, ts(u.LastActivity()), u.UserID) {
-				out = append(out, u)
-			}
+		out.users = append(out.users, u)
+	}
+	if res.LastEvaluatedKey != nil {
+		if v, ok := res.LastEvaluatedKey["listKey"].(*types.AttributeValueMemberS); ok {
+			out.stoppedAt = v.Value
 		}
-		if res.LastEvaluatedKey == nil {
-			break
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +33,13 @@ func listShard(userID string, s dormancy.Status) string {
 	return fmt.Sprintf("%s#%02d", s, shardOf(userID, UserShards))
 }
 
+// listKey orders the admin listing totally: last activity, then user id, so
+// users who share a last activity (one import makes hundreds) page exactly
+// once each.
+func listKey(lastActivity time.Time, userID string) string {
+	return ts(lastActivity) + "#" + userID
+}
+
 // lookupKey partitions active users by the first letter of their name, for
 // prefix look-ups; deactivated users have none and so are never offered.
 func lookupKey(u dormancy.User) string {
@@ -62,6 +68,7 @@ func userItem(u dormancy.User) map[string]types.AttributeValue {
 		"createdAt":      str(ts(u.CreatedAt)),
 		"lastActivityAt": str(ts(u.LastActivity())),
 		"listShard":      str(listShard(u.UserID, u.Status)),
+		"listKey":        str(listKey(u.LastActivity(), u.UserID)),
 		"version":        num(u.Version),
 	}
 	set := func(k, v string) {
@@ -220,18 +227,17 @@ func (s *Store) CreateUser(ctx context.Context, u dormancy.User, audit dormancy.
 // the user has no record and ErrConflict when the user is not ACTIVE.
 func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) error {
 	active := dormancy.User{UserID: userID, Status: dormancy.Active}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.tables.Users,
 		Key:                      userKey(userID),
-		UpdateExpression:         aws.String("SET lastLoginAt = :t, lastActivityAt = :t, sweepShard = :shard REMOVE warnedAt"),
+		UpdateExpression:         aws.String("SET lastLoginAt = :t, lastActivityAt = :t, listKey = :lk, sweepShard = :shard REMOVE warnedAt"),
 		ConditionExpression:      aws.String("#status = :active"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":t": str(ts(at)), ":shard": str(sweepShard(active)), ":active": str(string(dormancy.Active)),
+			":t": str(ts(at)), ":lk": str(listKey(at, userID)), ":shard": str(sweepShard(active)), ":active": str(string(dormancy.Active)),
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	_ = out
 	if err != nil {
 		if old, ok := conditionItem(err); ok && old == nil {
 			return fmt.Errorf("sign-in of %s: %w", userID, dormancy.ErrNotFound)
@@ -282,6 +288,11 @@ func (s *Store) Apply(ctx context.Context, c dormancy.Change) error {
 		cond = append(cond, "version = :v")
 		values[":v"] = num(c.Expect.Version)
 	}
+	if c.Expect.Unwarned {
+		// One warning per period: a second sweep racing the first finds the
+		// warning already there and writes (and owes) nothing.
+		cond = append(cond, "(attribute_not_exists(warnedAt) OR warnedAt < :la)")
+	}
 	opt := func(attr, val string) {
 		if val == "" {
 			remove = append(remove, attr)
@@ -300,7 +311,8 @@ func (s *Store) Apply(ctx context.Context, c dormancy.Change) error {
 		attrs := deactivationAttrs(u.Deactivation)
 		if u.Status == dormancy.Active {
 			attrs = reactivationAttrs(u.Reactivation)
-			set = append(set, "lastActivityAt = :reactivatedAt")
+			set = append(set, "lastActivityAt = :reactivatedAt", "listKey = :listKey")
+			values[":listKey"] = str(listKey(u.Reactivation.At, u.UserID))
 		}
 		for k, v := range attrs {
 			set = append(set, k+" = :"+k)
@@ -352,14 +364,18 @@ type SweepPage struct {
 	Users []dormancy.User
 	// Read is the number of items DynamoDB read for the page.
 	Read int
-	// Next resumes the shard; nil when it is exhausted.
-	Next map[string]types.AttributeValue
+	// Next resumes the shard (an opaque cursor); empty when it is exhausted.
+	Next string
 }
 
 // SweepCandidates reads one bySweep shard for users whose last activity is at
 // or before cutoff, oldest first. The index is eventually consistent: every
 // change made from what it returns must be conditional.
-func (s *Store) SweepCandidates(ctx context.Context, shard string, cutoff time.Time, limit int32, start map[string]types.AttributeValue) (SweepPage, error) {
+func (s *Store) SweepCandidates(ctx context.Context, shard string, cutoff time.Time, limit int32, cursor string) (SweepPage, error) {
+	start, err := decodeKeyCursor(cursor, keyShape{"userId": dormancy.ValidUserID, "sweepShard": equals(shard), "lastActivityAt": isTimestamp})
+	if err != nil {
+		return SweepPage{}, err
+	}
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &s.tables.Users,
 		IndexName:              aws.String(IndexBySweep),
@@ -373,7 +389,7 @@ func (s *Store) SweepCandidates(ctx context.Context, shard string, cutoff time.T
 	if err != nil {
 		return SweepPage{}, translate("sweep shard "+shard, err)
 	}
-	p := SweepPage{Read: int(out.ScannedCount), Next: out.LastEvaluatedKey}
+	p := SweepPage{Read: int(out.ScannedCount), Next: encodeCursor(out.LastEvaluatedKey)}
 	for _, it := range out.Items {
 		u, err := userFrom(it)
 		if err != nil {
@@ -382,21 +398,4 @@ func (s *Store) SweepCandidates(ctx context.Context, shard string, cutoff time.T
 		p.Users = append(p.Users, u)
 	}
 	return p, nil
-}
-
-// conditionItem returns the item DynamoDB sent back with a failed condition
-// (nil when the item did not exist).
-func conditionItem(err error) (map[string]types.AttributeValue, bool) {
-	var ccf *types.ConditionalCheckFailedException
-	if !asErr(err, &ccf) {
-		return nil, false
-	}
-	return ccf.Item, true
-}
-
-func sameGroups(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }

@@ -44,6 +44,7 @@ type Bus struct {
 	accepted   []Envelope
 	invalid    []string
 	failCalls  int
+	delay      time.Duration
 	failEntry  func(detail []byte, attempt int) bool
 	attempts   map[string]int
 	validate   func(detailType string, detail []byte) error
@@ -78,6 +79,10 @@ func (b *Bus) Route(name, pattern string, target Target) error {
 
 // FailCalls makes the next n PutEvents calls fail whole (500 InternalException).
 func (b *Bus) FailCalls(n int) { b.mu.Lock(); b.failCalls = n; b.mu.Unlock() }
+
+// Delay makes every PutEvents call answer only after d (or when its caller
+// gives up): EventBridge slow or unreachable behind a long timeout.
+func (b *Bus) Delay(d time.Duration) { b.mu.Lock(); b.delay = d; b.mu.Unlock() }
 
 // FailEntries makes entries for which fail returns true fail with
 // ErrorCode "InternalFailure"; attempt counts the tries of the same detail.
@@ -138,6 +143,16 @@ func (b *Bus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		awsError(w, http.StatusBadRequest, "SerializationException", err.Error())
 		return
+	}
+	b.mu.Lock()
+	delay := b.delay
+	b.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return // the caller gave up: nothing accepted
+		}
 	}
 	var in putEventsInput
 	if err := json.Unmarshal(body, &in); err != nil {

@@ -15,8 +15,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -127,41 +125,14 @@ func identity(userName string, attrs map[string]string) (id, name string, err er
 	switch {
 	case strings.TrimSpace(userName) == "":
 		return "", "", fmt.Errorf("%w: userName is missing", ErrMalformed)
-	case !validName(userName):
+	case !dormancy.ValidUsername(userName):
 		return "", "", fmt.Errorf("%w: userName is not a Cognito user name (1–128 letters, marks, symbols, numbers or punctuation)", ErrMalformed)
 	case strings.TrimSpace(id) == "":
 		return "", "", fmt.Errorf("%w: request.userAttributes.sub is missing", ErrMalformed)
-	case !validSub(id):
+	case !dormancy.ValidUserID(id):
 		return "", "", fmt.Errorf("%w: request.userAttributes.sub is not a Cognito sub", ErrMalformed)
 	}
 	return id, userName, nil
-}
-
-// validName follows Cognito's pattern for user names,
-// [\p{L}\p{M}\p{S}\p{N}\p{P}]+, at most 128 characters: no spaces, no
-// control or invisible formatting characters.
-func validName(s string) bool {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if !unicode.In(r, unicode.L, unicode.M, unicode.S, unicode.N, unicode.P) {
-			return false
-		}
-	}
-	return true
-}
-
-func validSub(s string) bool {
-	if len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // preAuthentication refuses a deactivated user, and deactivates on the spot
@@ -188,8 +159,14 @@ func (h *Hook) preAuthentication(ctx context.Context, log *slog.Logger, userName
 // would.
 func (h *Hook) admit(ctx context.Context, log *slog.Logger, u dormancy.User) error {
 	for attempt := 0; ; attempt++ {
-		if u.Status == dormancy.Deactivated {
+		switch u.Status {
+		case dormancy.Active:
+		case dormancy.Deactivated:
 			return &Refusal{Message: dormancy.RefusalMessage(u.Deactivation)}
+		default:
+			// A status the hook does not know: fail closed (spec §4).
+			log.ErrorContext(ctx, "unknown account status; refusing", "userId", u.UserID, "status", u.Status)
+			return &Refusal{Message: dormancy.MsgNotActive}
 		}
 		now := h.now()
 		v := h.policy.Evaluate(u, now)

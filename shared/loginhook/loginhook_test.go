@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
@@ -466,5 +469,25 @@ func TestMalformedEventsWriteNothing(t *testing.T) {
 	}
 	if d := cmp.Diff(before, dynamotest.Snapshot(t, db, f.store.Tables())); d != "" {
 		t.Errorf("malformed events wrote (-before +after):\n%s", d)
+	}
+}
+
+// A stored status the hook does not know is refused at every trigger that
+// admits a user: the hook fails closed (spec §4).
+func TestUnknownStatusIsRefused(t *testing.T) {
+	f := newFixture(t)
+	f.seed(t, "odd", nil, 10, 1)
+	db := dynamotest.Client(t)
+	_, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(f.store.Tables().Users), Key: map[string]types.AttributeValue{"userId": &types.AttributeValueMemberS{Value: "odd"}},
+		UpdateExpression:          aws.String("SET #s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: "SUSPENDED"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{preAuth, tokenGen, refresh} {
+		wantRefused(t, f.call(t, src, "odd"), dormancy.MsgNotActive)
 	}
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/dormancy/dormancy/shared/dynamo"
 )
 
-// Required lists the settings the hook cannot run without.
-var Required = []string{"USERS_TABLE", "AUDIT_TABLE", "OUTBOX_TABLE"}
-
 // FromEnv wires the hook from a function's environment.
 func FromEnv(env boot.Env, now func() time.Time) *Hook {
 	// Two tries at most: the hook's budget is Cognito's 5 s, not the SDK's

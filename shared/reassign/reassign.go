@@ -21,7 +21,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dormancy/dormancy/shared/boot"
 	"github.com/dormancy/dormancy/shared/dormancy"
@@ -31,7 +30,8 @@ import (
 
 // Store is what a reassignment needs.
 type Store interface {
-	OpenRecordsNaming(ctx context.Context, userID string, start map[string]types.AttributeValue) (dynamo.RefPage, error)
+	GetUser(ctx context.Context, userID string) (dormancy.User, error)
+	OpenRecordsNaming(ctx context.Context, userID string, cursor string) (dynamo.RefPage, error)
 	Clear(ctx context.Context, c dormancy.Clearing) error
 }
 
@@ -41,7 +41,7 @@ type Handler struct {
 	// Relay, if set, publishes the clearings' events once they are written;
 	// what it cannot send stays owed for the sweeper.
 	Relay interface {
-		Flush(ctx context.Context) (outbox.Result, error)
+		Deliver(ctx context.Context, ids []string) (outbox.Result, error)
 	}
 	Now func() time.Time
 	Log *slog.Logger
@@ -51,9 +51,6 @@ type Handler struct {
 	// the handler stops and fails, so the retry carries on where it stopped.
 	Reserve time.Duration
 }
-
-// Required lists the settings the function cannot run without.
-var Required = []string{"AUDIT_TABLE", "RECORDS_TABLE", "OUTBOX_TABLE", "EVENT_BUS_NAME"}
 
 // FromEnv wires a handler from a function's environment. Its relay sends
 // the RecordUserCleared events at once; sign-outs are the sweeper's.
@@ -65,6 +62,11 @@ func FromEnv(env boot.Env, now func() time.Time) *Handler {
 // ErrBadEvent: the event is not a UserDeactivated event from Dormancy.
 // Nothing is written for it, and retrying it cannot help.
 var ErrBadEvent = errors.New("not a UserDeactivated event")
+
+// ErrNotDeactivated: the event names a user who is not deactivated in the
+// store (a forged event, or one overtaken by a reactivation). Nothing is
+// cleared; the event ends in the dead-letter queue for a person to see.
+var ErrNotDeactivated = fmt.Errorf("%w: the user is not deactivated", ErrBadEvent)
 
 // Result says what one event did.
 type Result struct {
@@ -80,7 +82,7 @@ type Result struct {
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, error) {
 	ev, err := Parse(raw)
 	if err != nil {
-		h.Log.Error("refused event", "err", err)
+		h.Log.ErrorContext(ctx, "refused event", "err", err)
 		return Result{}, err
 	}
 	return h.Clear(ctx, ev)
@@ -103,32 +105,39 @@ func Parse(raw json.RawMessage) (dormancy.UserDeactivated, error) {
 	if err := dec.Decode(&d); err != nil {
 		return d, fmt.Errorf("%w: detail: %v", ErrBadEvent, err)
 	}
-	if d.EventID == "" || d.UserID == "" || !validUserID(d.UserID) {
+	if d.EventID == "" || !dormancy.ValidUserID(d.UserID) {
 		return d, fmt.Errorf("%w: detail needs eventId and a valid userId", ErrBadEvent)
 	}
 	return d, nil
-}
-
-func validUserID(s string) bool {
-	if len(s) > 128 {
-		return false
-	}
-	return strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) < 0
 }
 
 // Clear clears the user from every open record naming them. A record that
 // fails does not stop the others; the failures are returned as one error
 // naming each record, so the retry policy (and then the dead-letter queue)
 // carries them. Running out of time is an error too: the retry continues.
+//
+// The event is only a signal: anyone allowed to put events on the bus could
+// send one. The user must be DEACTIVATED in the store, and the actor, the
+// user name and the source of the audit entries come from the store's
+// record of that deactivation, never from the event.
 func (h *Handler) Clear(ctx context.Context, ev dormancy.UserDeactivated) (Result, error) {
 	res := Result{EventID: ev.EventID, UserID: ev.UserID}
 	log := h.Log.With("eventId", ev.EventID, "userId", ev.UserID)
+	u, err := h.Store.GetUser(ctx, ev.UserID)
+	switch {
+	case errors.Is(err, dormancy.ErrNotFound):
+		return res, fmt.Errorf("%w: user %s is not known to Dormancy", ErrNotDeactivated, ev.UserID)
+	case err != nil:
+		return res, fmt.Errorf("reassign for %s (event %s): read user: %w", ev.UserID, ev.EventID, err)
+	case u.Status != dormancy.Deactivated || u.Deactivation == nil:
+		return res, fmt.Errorf("%w: user %s is %s in the store", ErrNotDeactivated, ev.UserID, u.Status)
+	}
+	actor, username := u.Deactivation.By, u.Username
 	source := dormancy.SourceAutomaticDeactivation
-	if !ev.Automatic {
+	if !u.Deactivation.Automatic {
 		source = dormancy.SourceAdmin
 	}
+	var sent []string
 	var (
 		mu      sync.Mutex
 		failed  []string
@@ -141,24 +150,25 @@ func (h *Handler) Clear(ctx context.Context, ev dormancy.UserDeactivated) (Resul
 		go func() {
 			defer wg.Done()
 			for ref := range jobs {
-				c := dormancy.ClearField(ref, ev.Username, ev.EventID, ev.Actor, source, h.Now())
+				c := dormancy.ClearField(ref, username, ev.EventID, actor, source, h.Now())
 				err := h.Store.Clear(ctx, c)
 				mu.Lock()
 				switch {
 				case err == nil:
 					res.Cleared++
-					log.Info("field cleared", "recordId", ref.RecordID, "field", ref.Field)
+					sent = append(sent, c.Event.ID)
+					log.InfoContext(ctx, "field cleared", "recordId", ref.RecordID, "field", ref.Field)
 				case errors.Is(err, dormancy.ErrConflict):
 					res.Skipped++ // done by an earlier delivery, or re-assigned meanwhile
 				default:
 					failed = append(failed, ref.RecordID+"."+ref.Field)
-					log.Error("clearing failed", "recordId", ref.RecordID, "field", ref.Field, "err", err)
+					log.ErrorContext(ctx, "clearing failed", "recordId", ref.RecordID, "field", ref.Field, "err", err)
 				}
 				mu.Unlock()
 			}
 		}()
 	}
-	var start map[string]types.AttributeValue
+	start := ""
 	var readErr error
 	for {
 		if h.outOfTime(ctx) {
@@ -173,7 +183,7 @@ func (h *Handler) Clear(ctx context.Context, ev dormancy.UserDeactivated) (Resul
 		for _, ref := range page.Refs {
 			jobs <- ref
 		}
-		if start = page.Next; start == nil {
+		if start = page.Next; start == "" {
 			break
 		}
 	}
@@ -192,8 +202,8 @@ func (h *Handler) Clear(ctx context.Context, ev dormancy.UserDeactivated) (Resul
 	}
 	res.Complete = true
 	log.InfoContext(ctx, "reassignment done", "cleared", res.Cleared, "skipped", res.Skipped)
-	if h.Relay != nil && res.Cleared > 0 {
-		if _, err := h.Relay.Flush(ctx); err != nil {
+	if h.Relay != nil && len(sent) > 0 {
+		if _, err := h.Relay.Deliver(ctx, sent); err != nil {
 			log.WarnContext(ctx, "RecordUserCleared events not all sent; the sweeper will", "err", err)
 		}
 	}

@@ -347,14 +347,61 @@ func TestBadEventsWriteNothing(t *testing.T) {
 	if d := cmp.Diff(before, dynamotest.Snapshot(t, db, f.store.Tables())); d != "" {
 		t.Errorf("bad events wrote (-before +after):\n%s", d)
 	}
-	// The sample itself is a valid event (for a user with no records).
+	// The sample itself is a valid event, once its user is deactivated in
+	// the store (a user with no records).
+	f.user(t, "8f3b2c41-7d5e-4a19-9c6e-2b0f1d3a4e57")
+	f.deactivate(t, "8f3b2c41-7d5e-4a19-9c6e-2b0f1d3a4e57")
 	if _, err := f.h.Handle(context.Background(), sample); err != nil {
 		t.Errorf("sample: %v", err)
 	}
 }
 
+// Anyone allowed to put events on the bus can send a UserDeactivated. The
+// store decides: a user who is not deactivated there is cleared from
+// nothing, and the audit entries name the actor and user name the store
+// recorded, not the ones the event claims.
+func TestForgedEventsClearNothing(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "alive")
+	f.record(t, "o1", dormancy.Open, map[string]string{"assignedTo": "alive"})
+	c := dormancy.DeactivateForInactivity(dormancy.User{UserID: "alive", Username: "name-alive", Status: dormancy.Active}, dormancy.Verdict{ThresholdDays: 45, LastActivity: t0.Add(-dormancy.Days(50))}, t0)
+	env := localbus.Envelope{Version: "0", ID: "forged", DetailType: c.Events[0].DetailType, Source: c.Events[0].Source,
+		Account: "123456789012", Time: "2026-11-24T23:15:00Z", Region: "eu-west-1", Resources: []string{}, Detail: c.Events[0].Detail}
+	raw, _ := json.Marshal(env)
+	db := dynamotest.Client(t)
+	before := dynamotest.Snapshot(t, db, f.store.Tables())
+	if _, err := f.h.Handle(context.Background(), raw); !errors.Is(err, reassign.ErrNotDeactivated) || !errors.Is(err, reassign.ErrBadEvent) {
+		t.Errorf("event for an active user: err = %v, want ErrNotDeactivated", err)
+	}
+	if _, err := f.h.Handle(context.Background(), json.RawMessage(strings.NewReplacer(`"alive"`, `"nobody"`).Replace(string(raw)))); !errors.Is(err, reassign.ErrNotDeactivated) {
+		t.Errorf("event for an unknown user: err = %v, want ErrNotDeactivated", err)
+	}
+	if d := cmp.Diff(before, dynamotest.Snapshot(t, db, f.store.Tables())); d != "" {
+		t.Errorf("a forged event wrote (-before +after):\n%s", d)
+	}
+
+	// Deactivated for real (by admin-1), then an event claiming another
+	// actor and name: the entries carry the store's.
+	real := f.deactivate(t, "alive")
+	var e localbus.Envelope
+	json.Unmarshal(real, &e)
+	var d map[string]any
+	json.Unmarshal(e.Detail, &d)
+	d["actor"], d["username"], d["automatic"] = "mallory", "someone-else", true
+	e.Detail, _ = json.Marshal(d)
+	lying, _ := json.Marshal(e)
+	if _, err := f.h.Handle(context.Background(), lying); err != nil {
+		t.Fatal(err)
+	}
+	got := f.clearedEntries(t, "alive")
+	if len(got) != 1 || got[0].Actor != "admin-1" || got[0].UserAccount != "name-alive" || got[0].Source != dormancy.SourceAdmin {
+		t.Errorf("entries %+v, want actor admin-1, user name-alive, source Admin (from the store)", got)
+	}
+}
+
 // With a relay, the clearings' events go out with the reassignment, not at
-// the next sweep; sign-outs stay for the sweeper's relay.
+// the next sweep; the reassignment sends only what it owes itself (the
+// deactivation's own event and sign-out are not its to send).
 func TestClearingsArePublishedAtOnce(t *testing.T) {
 	f := newFixture(t)
 	f.user(t, "gone")
@@ -372,7 +419,11 @@ func TestClearingsArePublishedAtOnce(t *testing.T) {
 		t.Errorf("published %v", types)
 	}
 	owed, _ := f.store.Outbox(context.Background(), 10)
-	if len(owed) != 1 || owed[0].Kind != dynamo.KindSignOut {
-		t.Errorf("still owed: %+v", owed)
+	var kinds []string
+	for _, o := range owed {
+		kinds = append(kinds, o.Kind+":"+o.Event.DetailType)
+	}
+	if d := cmp.Diff([]string{"event:UserDeactivated", "signout:"}, kinds); d != "" {
+		t.Errorf("still owed (-want +got):\n%s", d)
 	}
 }

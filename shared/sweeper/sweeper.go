@@ -17,8 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/outbox"
@@ -26,7 +24,7 @@ import (
 
 // Store is what a sweep needs from the data store.
 type Store interface {
-	SweepCandidates(ctx context.Context, shard string, cutoff time.Time, limit int32, start map[string]types.AttributeValue) (dynamo.SweepPage, error)
+	SweepCandidates(ctx context.Context, shard string, cutoff time.Time, limit int32, cursor string) (dynamo.SweepPage, error)
 	Apply(ctx context.Context, c dormancy.Change) error
 }
 
@@ -59,23 +57,32 @@ type Sweeper struct {
 
 // Summary is what a sweep returns and logs (spec §5).
 type Summary struct {
-	Examined        int      `json:"examined"`
-	Deactivated     int      `json:"deactivated"`
-	Warned          int      `json:"warned"`
-	Exempt          int      `json:"exempt"`
-	EventsPublished int      `json:"eventsPublished"`
-	EventsPending   int      `json:"eventsPending"`
-	DryRun          bool     `json:"dryRun"`
-	DurationMs      int64    `json:"durationMs"`
-	ItemsRead       int      `json:"itemsRead"`
-	Raced           int      `json:"raced"`  // changed by someone else between read and write; left alone
-	Failed          int      `json:"failed"` // writes that failed; retried by the next sweep
-	SignedOut       int      `json:"signedOut"`
-	SignOutsPending int      `json:"signOutsPending"`
-	Complete        bool     `json:"complete"` // false: stopped early for time, the next run carries on
-	WouldDeactivate []string `json:"wouldDeactivate,omitempty"`
-	WouldWarn       []string `json:"wouldWarn,omitempty"`
+	Examined        int   `json:"examined"`
+	Deactivated     int   `json:"deactivated"`
+	Warned          int   `json:"warned"`
+	Exempt          int   `json:"exempt"`
+	EventsPublished int   `json:"eventsPublished"`
+	EventsPending   int   `json:"eventsPending"`
+	DryRun          bool  `json:"dryRun"`
+	DurationMs      int64 `json:"durationMs"`
+	ItemsRead       int   `json:"itemsRead"`
+	Raced           int   `json:"raced"`  // changed by someone else between read and write; left alone
+	Failed          int   `json:"failed"` // writes that failed; retried by the next sweep
+	SignedOut       int   `json:"signedOut"`
+	SignOutsPending int   `json:"signOutsPending"`
+	Complete        bool  `json:"complete"` // false: stopped early for time, the next run carries on
+	// A dry run's answer: who would be deactivated and warned, the first
+	// DryRunListCap of each (the answer must stay far below Lambda's 6 MB at
+	// any scale); the full numbers are WouldDeactivateCount and
+	// WouldWarnCount.
+	WouldDeactivate      []string `json:"wouldDeactivate,omitempty"`
+	WouldWarn            []string `json:"wouldWarn,omitempty"`
+	WouldDeactivateCount int      `json:"wouldDeactivateCount,omitempty"`
+	WouldWarnCount       int      `json:"wouldWarnCount,omitempty"`
 }
+
+// DryRunListCap bounds the user ids a dry run lists per kind.
+const DryRunListCap = 1000
 
 // Input is a direct invocation's payload.
 type Input struct {
@@ -140,17 +147,19 @@ func (s *Sweeper) Run(ctx context.Context, dryRun bool) (Summary, error) {
 	r.sum.DryRun = dryRun
 	if !dryRun && s.Relay != nil {
 		// Events and sign-outs owed by earlier runs, the login hook and the
-		// API go first.
-		res, err := s.flush(ctx)
+		// API go first, but only for a share of the time: a backlog of
+		// sign-outs must never keep a run from sweeping (spec §5). What is
+		// left waits for the flush after the sweep, and the next run.
+		res, err := s.flush(ctx, s.openingBudget(ctx))
 		r.sum.EventsPublished += res.Published
 		r.sum.SignedOut += res.SignedOut
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			s.Log.ErrorContext(ctx, "flushing owed events failed", "err", err)
 		}
 	}
 	r.sweep()
 	if !dryRun && s.Relay != nil {
-		res, err := s.flush(ctx)
+		res, err := s.flush(ctx, 0)
 		r.sum.EventsPublished += res.Published
 		r.sum.SignedOut += res.SignedOut
 		r.sum.EventsPending, r.sum.SignOutsPending = res.EventsPending, res.SignOutsPending
@@ -250,7 +259,7 @@ func (r *run) sweep() {
 
 // readShard pages through one shard and hands each decision to a writer.
 func (r *run) readShard(t task) {
-	var start map[string]types.AttributeValue
+	start := ""
 	for {
 		if r.s.outOfTime(r.ctx) {
 			r.stopped.Store(true)
@@ -267,7 +276,7 @@ func (r *run) readShard(t task) {
 		for _, u := range p.Users {
 			r.consider(u)
 		}
-		if start = p.Next; start == nil {
+		if start = p.Next; start == "" {
 			return
 		}
 	}
@@ -317,9 +326,17 @@ func (r *run) apply(c dormancy.Change, counter *atomic.Int64, what string) {
 	}
 }
 
+// note counts a dry run's finding and keeps the first DryRunListCap ids.
 func (r *run) note(list *[]string, id string) {
 	r.mu.Lock()
-	*list = append(*list, id)
+	if list == &r.wouldDeactivate {
+		r.sum.WouldDeactivateCount++
+	} else {
+		r.sum.WouldWarnCount++
+	}
+	if len(*list) < DryRunListCap {
+		*list = append(*list, id)
+	}
 	r.mu.Unlock()
 }
 
@@ -371,11 +388,23 @@ func (s *Sweeper) reserve() time.Duration {
 	return 30 * time.Second
 }
 
-// flush gives the relay the invocation's time less a margin to return.
-func (s *Sweeper) flush(ctx context.Context) (outbox.Result, error) {
-	if left := s.timeLeft(ctx); left < 24*time.Hour {
+// openingBudget is the time the flush before a sweep may take: a quarter
+// of what the invocation has beyond the reserve, at most two minutes.
+func (s *Sweeper) openingBudget(ctx context.Context) time.Duration {
+	spare := s.timeLeft(ctx) - s.reserve()
+	return min(max(spare/4, time.Second), 2*time.Minute)
+}
+
+// flush gives the relay at most budget (0: the invocation's time less a
+// margin to return).
+func (s *Sweeper) flush(ctx context.Context, budget time.Duration) (outbox.Result, error) {
+	limit := budget
+	if left := s.timeLeft(ctx); left < 24*time.Hour && (limit == 0 || left-5*time.Second < limit) {
+		limit = max(left-5*time.Second, time.Second)
+	}
+	if limit > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, max(left-5*time.Second, time.Second))
+		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
 	return s.Relay.Flush(ctx)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/time/rate"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
@@ -456,5 +457,88 @@ func TestMetricsInEmbeddedMetricFormat(t *testing.T) {
 	}
 	if doc.Deactivated != 1 || doc.EventsPending != 0 || doc.AWS.CloudWatchMetrics[0].Namespace != "Dormancy" {
 		t.Errorf("metrics = %+v", doc)
+	}
+}
+
+// slowCognito stands in for Cognito's AdminUserGlobalSignOut: it records
+// the calls; the relay's limiter paces them as it paces Cognito.
+type slowCognito struct {
+	mu    sync.Mutex
+	users []string
+}
+
+func (c *slowCognito) SignOut(_ context.Context, username string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.users = append(c.users, username)
+	return nil
+}
+
+// A backlog of owed sign-outs never keeps a run from sweeping: the flush
+// before the sweep gets a bounded share of the time, events go before
+// sign-outs, and the sweep runs regardless.
+func TestSignOutBacklogDoesNotStarveTheSweep(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := range 150 {
+		id := fmt.Sprintf("gone%03d", i)
+		f.seed(t, id, days(1))
+		u, _ := f.store.GetUser(ctx, id)
+		c, err := dormancy.DeactivateByAdmin(u, "admin-1", "left", 45, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.seed(t, "dormant", days(50))
+	cognito := &slowCognito{}
+	s := f.sweeper(policy)
+	s.Relay = &outbox.Relay{Store: f.store, Publisher: f.bus.publisher, SignOuter: cognito, Limiter: rate.NewLimiter(15, 1), Log: quiet}
+	// 150 sign-outs at 15 a second need 10 s; the run has 12 s, and stops
+	// taking work with 8 s left.
+	s.Reserve = 8 * time.Second
+	runCtx, cancel := context.WithTimeout(ctx, 12*time.Second)
+	defer cancel()
+	sum, err := s.Run(runCtx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Examined == 0 || sum.Deactivated != 1 || f.status(t, "dormant") != dormancy.Deactivated {
+		t.Errorf("summary %+v: the sweep must run whatever the sign-out backlog", sum)
+	}
+	if sum.EventsPending != 0 {
+		t.Errorf("%d events still owed: events go before sign-outs", sum.EventsPending)
+	}
+	if len(cognito.users) == 0 || sum.SignOutsPending == 0 {
+		t.Errorf("signed out %d, pending %d: sign-outs are sent as time allows, the rest stays owed", len(cognito.users), sum.SignOutsPending)
+	}
+}
+
+// A dry run's answer stays small at any scale: capped lists, full counts.
+func TestDryRunListsAreCapped(t *testing.T) {
+	f := newFixture(t)
+	var users []dormancy.User
+	n := sweeper.DryRunListCap + 7
+	for i := range n {
+		users = append(users, dormancy.User{
+			UserID: fmt.Sprintf("d%05d", i), Username: fmt.Sprintf("d%05d", i), Status: dormancy.Active, Groups: []string{},
+			CreationSource: dormancy.Import, CreatedAt: t0.Add(-days(60)), Version: 1,
+		})
+	}
+	if err := f.store.BulkLoad(context.Background(), users); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := f.sweeper(policy).Run(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.WouldDeactivate) != sweeper.DryRunListCap || sum.WouldDeactivateCount != n {
+		t.Errorf("listed %d, counted %d; want %d listed of %d", len(sum.WouldDeactivate), sum.WouldDeactivateCount, sweeper.DryRunListCap, n)
+	}
+	b, _ := json.Marshal(sum)
+	if len(b) > 64<<10 {
+		t.Errorf("the answer is %d bytes", len(b))
 	}
 }

@@ -11,9 +11,6 @@ import (
 	"github.com/dormancy/dormancy/shared/outbox"
 )
 
-// Required lists the settings the sweeper cannot run without.
-var Required = []string{"USERS_TABLE", "AUDIT_TABLE", "OUTBOX_TABLE", "EVENT_BUS_NAME"}
-
 // FromEnv wires a sweeper from a function's environment: DynamoDB,
 // EventBridge and, when USER_POOL_ID is set, Cognito for sign-outs, paced at
 // COGNITO_RPS. Metrics go to metrics (stdout in Lambda).

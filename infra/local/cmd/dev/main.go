@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/dormancy/dormancy/infra/local"
+	"github.com/dormancy/dormancy/shared/access"
 )
 
 func main() {
@@ -21,7 +22,7 @@ func main() {
 	flag.Parse()
 	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	o.Env = map[string]string{}
-	for _, k := range []string{"DORMANCY_DAYS", "WARNING_DAYS", "GROUP_POLICIES", "EXEMPT_GROUPS", "ADMIN_GROUPS"} {
+	for _, k := range access.PolicyVars {
 		if v, ok := os.LookupEnv(k); ok {
 			o.Env[k] = v
 		}
@@ -52,12 +53,13 @@ Dormancy is running on this machine.
   sign in             POST %s/local/signin {"username","password"}
   clock               GET|POST %s/local/clock {"advance":"1104h"}
   seed data           POST %s/local/seed
+                      (every POST on %s: Content-Type: application/json)
   user pool           %s  pool %s, client %s
   DynamoDB Local      http://127.0.0.1:%d  tables dormancy-users, -audit, -records, -outbox
   sweep schedule      %s (on the movable clock)
 
 Ctrl-C stops everything.
-`, s.APIURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, "http://127.0.0.1:9229", s.PoolID, s.ClientID, o.DynamoPort, o.Schedule)
+`, s.APIURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, "http://127.0.0.1:9229", s.PoolID, s.ClientID, o.DynamoPort, o.Schedule)
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "stopping...")
 }

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/dynamo"
+)
+
+// The audit trail, per user and across users.
+
+type auditView struct {
+	AuditID           string `json:"auditId"`
+	Operation         string `json:"operation"`
+	OccurredAt        string `json:"occurredAt"`
+	IsEnabled         bool   `json:"isEnabled"`
+	UserID            string `json:"userId"`
+	UserAccount       string `json:"userAccount"`
+	Actor             string `json:"actor"`
+	Source            string `json:"source"`
+	Reason            string `json:"reason,omitempty"`
+	ApprovalReference string `json:"approvalReference,omitempty"`
+	ApprovedBy        string `json:"approvedBy,omitempty"`
+	Comment           string `json:"comment,omitempty"`
+	ThresholdDays     int    `json:"thresholdDays,omitempty"`
+	Version           int64  `json:"version,omitempty"`
+	EventID           string `json:"eventId,omitempty"`
+	RecordID          string `json:"recordId,omitempty"`
+	Module            string `json:"module,omitempty"`
+	Field             string `json:"field,omitempty"`
+	PreviousUserID    string `json:"previousUserId,omitempty"`
+	PreviousUsername  string `json:"previousUsername,omitempty"`
+}
+
+func auditViews(es []dormancy.AuditEntry) []auditView {
+	out := make([]auditView, 0, len(es))
+	for _, e := range es {
+		out = append(out, auditView{
+			e.ID, string(e.Operation), dormancy.FormatTime(e.OccurredAt), e.IsEnabled, e.UserID, e.UserAccount, e.Actor,
+			e.Source, e.Reason, e.ApprovalReference, e.ApprovedBy, e.Comment, e.ThresholdDays, e.Version, e.EventID,
+			e.RecordID, e.Module, e.Field, e.PreviousUserID, e.PreviousUsername,
+		})
+	}
+	return out
+}
+
+func (a *API) userAudit(w http.ResponseWriter, r *http.Request, c Caller) error {
+	id, err := pathID(r, "userId")
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(r, 50, 200)
+	if err != nil {
+		return err
+	}
+	p, err := a.store.UserAudit(r.Context(), id, int32(limit), r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": auditViews(p.Entries), "cursor": p.Cursor})
+	return nil
+}
+
+// maxAuditRange bounds one cross-user audit query.
+const maxAuditRange = 366 * 24 * time.Hour
+
+func (a *API) audit(w http.ResponseWriter, r *http.Request, c Caller) error {
+	q := r.URL.Query()
+	now := a.now()
+	f := dynamo.AuditFilter{To: now, From: now.Add(-30 * 24 * time.Hour)}
+	var err error
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			if *dst, err = time.Parse(time.RFC3339, v); err != nil {
+				return invalid("%s must be an RFC 3339 time", name)
+			}
+		}
+	}
+	if f.To.Before(f.From) || f.To.Sub(f.From) > maxAuditRange {
+		return invalid("from must be before to, at most 366 days apart")
+	}
+	switch op := dormancy.Operation(q.Get("operation")); op {
+	case "", dormancy.OpCreateUserAccount, dormancy.OpEnableUserAccount, dormancy.OpDisableUserAccount, dormancy.OpRecordUserCleared:
+		f.Operation = op
+	default:
+		return invalid("operation must be CreateUserAccount, EnableUserAccount, DisableUserAccount or RecordUserCleared")
+	}
+	limit, err := limitParam(r, 50, 200)
+	if err != nil {
+		return err
+	}
+	p, err := a.store.Audit(r.Context(), f, int32(limit), q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": auditViews(p.Entries), "cursor": p.Cursor})
+	return nil
+}
