@@ -26,9 +26,6 @@ type Settings struct {
 	AssetsDir     string // where build/<function>/bootstrap live
 }
 
-// Context keys.
-var contextKeys = []string{"dormancyDays", "warningDays", "groupPolicies", "exemptGroups", "adminGroups", "schedule", "cognitoRps", "userPoolId", "corsOrigins", "alarmEmail", "assetsDir"}
-
 var (
 	poolIDPattern   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]+$`)
 	schedulePattern = regexp.MustCompile(`^(cron\([^()]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$`)

@@ -2,8 +2,10 @@ package infra
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -11,30 +13,46 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/dormancy/dormancy/shared/access"
+	"github.com/dormancy/dormancy/shared/dynamo"
 )
 
 // synthesized templates, one per settings, shared by the tests (each synth
-// costs seconds through jsii).
+// costs seconds through jsii), with cdk-nag's findings on them.
 var (
-	mu        sync.Mutex
-	templates = map[string]map[string]any{}
+	mu     sync.Mutex
+	synths = map[string]synthesized{}
 )
 
+type synthesized struct {
+	tpl map[string]any
+	nag []string // unsuppressed AwsSolutions errors and warnings
+}
+
 func template(t *testing.T, ctx map[string]string) map[string]any {
+	t.Helper()
+	return synth(t, ctx).tpl
+}
+
+// synth synthesizes the stack with the context, as cdkapp does: with the
+// AwsSolutions checks.
+func synth(t *testing.T, ctx map[string]string) synthesized {
 	t.Helper()
 	key, _ := json.Marshal(ctx)
 	mu.Lock()
 	defer mu.Unlock()
-	if tpl, ok := templates[string(key)]; ok {
-		return tpl
+	if s, ok := synths[string(key)]; ok {
+		return s
 	}
 	assets := t.TempDir()
-	for _, fn := range []string{"loginhook", "sweeper", "reassign", "api"} {
-		os.MkdirAll(filepath.Join(assets, fn), 0o755)
+	for _, fn := range access.Functions {
+		os.MkdirAll(filepath.Join(assets, fn.Dir), 0o755)
 		// The template does not depend on the code; a stand-in file makes the asset.
-		os.WriteFile(filepath.Join(assets, fn, "bootstrap"), []byte("stand-in"), 0o755)
+		os.WriteFile(filepath.Join(assets, fn.Dir, "bootstrap"), []byte("stand-in"), 0o755)
 	}
 	get := func(k string) string {
 		if k == "assetsDir" {
@@ -46,14 +64,25 @@ func template(t *testing.T, ctx map[string]string) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := awscdk.NewApp(nil)
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
 	st := NewStack(app, "Test", &StackProps{Settings: s})
+	AddNagChecks(app)
+	var out synthesized
+	ann := assertions.Annotations_FromStack(st.Stack)
+	rule := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	for level, msgs := range map[string]*[]*cxapi.SynthesisMessage{
+		"error": ann.FindError(jsii.String("*"), rule), "warning": ann.FindWarning(jsii.String("*"), rule),
+	} {
+		for _, m := range *msgs {
+			out.nag = append(out.nag, fmt.Sprintf("%s %s: %v", level, *m.Id, m.Entry.Data))
+		}
+	}
+	sort.Strings(out.nag)
 	raw := assertions.Template_FromStack(st.Stack, nil).ToJSON()
 	b, _ := json.Marshal(raw)
-	var tpl map[string]any
-	json.Unmarshal(b, &tpl)
-	templates[string(key)] = tpl
-	return tpl
+	json.Unmarshal(b, &out.tpl)
+	synths[string(key)] = out
+	return out
 }
 
 func resources(tpl map[string]any, typ string) map[string]map[string]any {
@@ -81,16 +110,18 @@ func functionsByDescription(tpl map[string]any) map[string]map[string]any {
 func TestFunctions(t *testing.T) {
 	tpl := template(t, nil)
 	fns := functionsByDescription(tpl)
-	wantEnv := map[string][]string{
-		"loginhook": {"ADMIN_GROUPS", "AUDIT_TABLE", "DORMANCY_DAYS", "EXEMPT_GROUPS", "GROUP_POLICIES", "OUTBOX_TABLE", "USERS_TABLE", "WARNING_DAYS"},
-		"sweeper":   {"ADMIN_GROUPS", "AUDIT_TABLE", "COGNITO_RPS", "DORMANCY_DAYS", "EVENT_BUS_NAME", "EXEMPT_GROUPS", "GROUP_POLICIES", "OUTBOX_TABLE", "USERS_TABLE", "USER_POOL_ID", "WARNING_DAYS"},
-		"reassign":  {"ADMIN_GROUPS", "AUDIT_TABLE", "DORMANCY_DAYS", "EVENT_BUS_NAME", "EXEMPT_GROUPS", "GROUP_POLICIES", "OUTBOX_TABLE", "RECORDS_TABLE", "WARNING_DAYS"},
-		"api":       {"ADMIN_GROUPS", "AUDIT_TABLE", "COGNITO_RPS", "DORMANCY_DAYS", "EVENT_BUS_NAME", "EXEMPT_GROUPS", "GROUP_POLICIES", "OUTBOX_TABLE", "RECORDS_TABLE", "USERS_TABLE", "USER_POOL_ID", "WARNING_DAYS"},
-	}
-	if len(fns) != 4 {
+	if len(fns) != len(access.Functions) {
 		t.Fatalf("functions: %v", fns)
 	}
-	for name, f := range fns {
+	ids := logicalIDs(tpl)
+	wantTimeout := map[string]float64{"loginhook": 5, "sweeper": 900, "reassign": 300, "api": 10}
+	for _, decl := range access.Functions {
+		name := decl.Dir
+		f, ok := fns[name]
+		if !ok {
+			t.Errorf("no function described %q", "Dormancy "+name)
+			continue
+		}
 		p := props(f)
 		if p["Runtime"] != "provided.al2023" || !cmp.Equal(p["Architectures"], []any{"arm64"}) || p["Handler"] != "bootstrap" {
 			t.Errorf("%s: runtime %v, architectures %v, handler %v", name, p["Runtime"], p["Architectures"], p["Handler"])
@@ -98,22 +129,60 @@ func TestFunctions(t *testing.T) {
 		if lc, _ := p["LoggingConfig"].(map[string]any); lc["LogFormat"] != "JSON" {
 			t.Errorf("%s: logging %v", name, p["LoggingConfig"])
 		}
+		if to := p["Timeout"]; to != wantTimeout[name] {
+			t.Errorf("%s: timeout %v, want %v", name, to, wantTimeout[name])
+		}
 		vars := p["Environment"].(map[string]any)["Variables"].(map[string]any)
 		var keys []string
 		for k := range vars {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		if d := cmp.Diff(wantEnv[name], keys); d != "" {
+		if d := cmp.Diff(decl.Env(), keys); d != "" {
 			t.Errorf("%s environment (-want +got):\n%s", name, d)
 		}
 		if vars["DORMANCY_DAYS"] != "45" || vars["WARNING_DAYS"] != "7" || vars["ADMIN_GROUPS"] != "Admin,Ops" {
 			t.Errorf("%s policy env: %v", name, vars)
 		}
+		// Each variable names the resource it stands for.
+		for _, table := range decl.Tables() {
+			if v := access.TableVar(table); !cmp.Equal(vars[v], map[string]any{"Ref": ids.tables[table]}) {
+				t.Errorf("%s: %s = %v, want the %s table", name, v, vars[v], table)
+			}
+		}
+		for v, want := range map[string]any{
+			"EVENT_BUS_NAME": map[string]any{"Ref": ids.bus}, "USER_POOL_ID": map[string]any{"Ref": ids.pool}, "COGNITO_RPS": "20",
+		} {
+			if got, ok := vars[v]; ok && !cmp.Equal(got, want) {
+				t.Errorf("%s: %s = %v, want %v", name, v, got, want)
+			}
+		}
 	}
-	if to := props(fns["loginhook"])["Timeout"]; to != float64(5) {
-		t.Errorf("login hook timeout %v: Cognito gives a trigger 5 s", to)
+}
+
+// ids are the logical ids of the resources the functions are given.
+type ids struct {
+	tables    map[string]string // logical table name → logical id
+	bus, pool string
+	tableOf   map[string]string // logical id → logical table name
+}
+
+func logicalIDs(tpl map[string]any) ids {
+	out := ids{tables: map[string]string{}, tableOf: map[string]string{}}
+	for id := range resources(tpl, "AWS::DynamoDB::Table") {
+		for _, t := range dynamo.Schema {
+			if strings.HasPrefix(id, "Data"+t.Name) {
+				out.tables[t.Name], out.tableOf[id] = id, t.Name
+			}
+		}
 	}
+	for id := range resources(tpl, "AWS::Events::EventBus") {
+		out.bus = id
+	}
+	for id := range resources(tpl, "AWS::Cognito::UserPool") {
+		out.pool = id
+	}
+	return out
 }
 
 func TestPoolTriggersAndGroups(t *testing.T) {
@@ -148,7 +217,7 @@ func TestPoolTriggersAndGroups(t *testing.T) {
 }
 
 func TestExistingPool(t *testing.T) {
-	tpl := template(t, map[string]string{"userPoolId": "eu-west-1_AbCdEf123", "corsOrigins": "https://crm.example.com"})
+	tpl := template(t, existingPool)
 	if n := len(resources(tpl, "AWS::Cognito::UserPool")); n != 0 {
 		t.Errorf("a pool was created for an existing one: %d", n)
 	}
@@ -231,6 +300,9 @@ func TestAuthorizerOnEveryMethod(t *testing.T) {
 		if p["AuthorizationType"] != "COGNITO_USER_POOLS" || p["AuthorizerId"] == nil {
 			t.Errorf("%s: %v %v", id, p["AuthorizationType"], p["AuthorizerId"])
 		}
+		if p["RequestValidatorId"] == nil {
+			t.Errorf("%s: no request validator", id)
+		}
 	}
 	for _, s := range resources(tpl, "AWS::ApiGateway::Stage") {
 		p := props(s)
@@ -241,12 +313,257 @@ func TestAuthorizerOnEveryMethod(t *testing.T) {
 		if ms["ThrottlingRateLimit"] == nil || ms["ThrottlingBurstLimit"] == nil {
 			t.Errorf("no throttling: %v", ms)
 		}
+		// Execution logs: errors only, never request or response bodies.
+		if ms["LoggingLevel"] != "ERROR" || ms["DataTraceEnabled"] != false {
+			t.Errorf("execution logging: %v", ms)
+		}
 	}
 }
 
+// A DynamoDB resource of a policy statement: a table, or one of its indexes
+// ("*" for index/*).
+type dynamoResource struct{ table, index string }
+
+// dynamoResourceOf reads a statement's resource: the table's Fn::GetAtt Arn,
+// or a Fn::Join of it and "/index/<name>"; ok is false for anything else.
+func (x ids) dynamoResourceOf(r any) (dynamoResource, bool) {
+	tableOfArn := func(v any) (string, bool) {
+		m, _ := v.(map[string]any)
+		ga, _ := m["Fn::GetAtt"].([]any)
+		if len(ga) != 2 || ga[1] != "Arn" {
+			return "", false
+		}
+		name, ok := x.tableOf[fmt.Sprint(ga[0])]
+		return name, ok
+	}
+	if name, ok := tableOfArn(r); ok {
+		return dynamoResource{table: name}, true
+	}
+	m, _ := r.(map[string]any)
+	join, _ := m["Fn::Join"].([]any)
+	if len(join) != 2 || join[0] != "" {
+		return dynamoResource{}, false
+	}
+	parts, _ := join[1].([]any)
+	if len(parts) != 2 {
+		return dynamoResource{}, false
+	}
+	name, ok := tableOfArn(parts[0])
+	suffix, _ := parts[1].(string)
+	if !ok || !strings.HasPrefix(suffix, "/index/") {
+		return dynamoResource{}, false
+	}
+	return dynamoResource{table: name, index: strings.TrimPrefix(suffix, "/index/")}, true
+}
+
+// grants is what one role's policies allow and deny.
+type grants struct {
+	allow      map[dynamoResource][]string // dynamodb actions, sorted
+	statements map[dynamoResource]int      // Allow statements naming the resource
+	deny       map[dynamoResource][]string
+	other      map[string][]string // every other allowed action: its resources, as JSON
+}
+
+// roleGrants collects the statements of every AWS::IAM::Policy attached to
+// the function's role.
+func roleGrants(t *testing.T, tpl map[string]any, fn map[string]any) grants {
+	t.Helper()
+	x := logicalIDs(tpl)
+	ref, _ := props(fn)["Role"].(map[string]any)
+	role, _ := ref["Fn::GetAtt"].([]any)
+	if len(role) != 2 {
+		t.Fatalf("function role %v", props(fn)["Role"])
+	}
+	g := grants{allow: map[dynamoResource][]string{}, statements: map[dynamoResource]int{}, deny: map[dynamoResource][]string{}, other: map[string][]string{}}
+	for id, p := range resources(tpl, "AWS::IAM::Policy") {
+		if !slices.ContainsFunc(list(props(p)["Roles"]), func(r any) bool { return cmp.Equal(r, map[string]any{"Ref": role[0]}) }) {
+			continue
+		}
+		for _, st := range props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			s := st.(map[string]any)
+			for _, r := range list(s["Resource"]) {
+				res, isTable := x.dynamoResourceOf(r)
+				if isTable && s["Effect"] == "Allow" {
+					g.statements[res]++
+				}
+				for _, a := range list(s["Action"]) {
+					action := a.(string)
+					switch {
+					case isTable && s["Effect"] == "Allow":
+						g.allow[res] = append(g.allow[res], action)
+					case isTable && s["Effect"] == "Deny":
+						g.deny[res] = append(g.deny[res], action)
+					case s["Effect"] == "Allow":
+						rj, _ := json.Marshal(r)
+						g.other[action] = append(g.other[action], string(rj))
+					default:
+						t.Errorf("%s: unexpected %v of %s on %v", id, s["Effect"], action, r)
+					}
+				}
+			}
+		}
+	}
+	for _, m := range []map[dynamoResource][]string{g.allow, g.deny} {
+		for k, v := range m {
+			slices.Sort(v)
+			m[k] = slices.Compact(v)
+		}
+	}
+	return g
+}
+
+// Each role is given exactly what shared/access declares, table by table
+// and index by index: a widened grant fails here.
+func TestRolesMatchTheDeclaration(t *testing.T) {
+	for _, ctx := range []map[string]string{nil, existingPool} {
+		tpl := template(t, ctx)
+		fns := functionsByDescription(tpl)
+		x := logicalIDs(tpl)
+		for _, decl := range access.Functions {
+			if fns[decl.Dir] == nil {
+				t.Errorf("no function %s", decl.Dir)
+				continue
+			}
+			g := roleGrants(t, tpl, fns[decl.Dir])
+			want := map[dynamoResource][]string{}
+			for _, gr := range decl.Grants {
+				want[dynamoResource{gr.Table, gr.Index}] = prefixAll("dynamodb:", decl.Actions(gr.Table, gr.Index))
+			}
+			if d := cmp.Diff(want, g.allow, cmp.AllowUnexported(dynamoResource{})); d != "" {
+				t.Errorf("%s (context %v): DynamoDB actions (-declared +granted):\n%s", decl.Name, ctx, d)
+			}
+			for res, n := range g.statements {
+				if n != 1 {
+					t.Errorf("%s: %d statements on %v, want one", decl.Name, n, res)
+				}
+			}
+			// Nothing else: its logs, the bus, the pool (and the reassignment's
+			// dead letters), each on that one resource.
+			fn := fns[decl.Dir]
+			arnOf := func(id string) string {
+				b, _ := json.Marshal(map[string]any{"Fn::GetAtt": []any{id, "Arn"}})
+				return string(b)
+			}
+			is := func(want string) func(string) bool { return func(got string) bool { return got == want } }
+			logs := props(fn)["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)["Ref"].(string)
+			wantOther := map[string]func(string) bool{"logs:CreateLogStream": is(arnOf(logs)), "logs:PutLogEvents": is(arnOf(logs))}
+			if decl.PutEvents {
+				wantOther["events:PutEvents"] = is(arnOf(x.bus))
+			}
+			for _, a := range decl.PoolActions {
+				wantOther["cognito-idp:"+a] = is(arnOf(x.pool))
+				if id := ctx["userPoolId"]; id != "" {
+					wantOther["cognito-idp:"+a] = func(got string) bool { return strings.Contains(got, ":userpool/"+id+`"`) }
+				}
+			}
+			if functionOpts[decl.Name].deadLetters {
+				for _, a := range []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"} {
+					wantOther[a] = is(arnOf(logicalIDOf(tpl, "AWS::SQS::Queue")))
+				}
+			}
+			for action, res := range g.other {
+				if ok := wantOther[action]; ok == nil || len(res) != 1 || !ok(res[0]) {
+					t.Errorf("%s (context %v): %s on %v", decl.Name, ctx, action, res)
+				}
+			}
+			for action := range wantOther {
+				if _, ok := g.other[action]; !ok {
+					t.Errorf("%s (context %v): no %s", decl.Name, ctx, action)
+				}
+			}
+			// Audit is append-only: explicitly denied changes on the table and
+			// its indexes.
+			for _, res := range []dynamoResource{{"Audit", ""}, {"Audit", "*"}} {
+				want := prefixAll("dynamodb:", access.AuditDenied)
+				slices.Sort(want)
+				if d := cmp.Diff(want, g.deny[res]); d != "" {
+					t.Errorf("%s: Deny on %v (-want +got):\n%s", decl.Name, res, d)
+				}
+			}
+			if len(g.deny) != 2 {
+				t.Errorf("%s: denies %v", decl.Name, g.deny)
+			}
+			// Functions have no AWS managed policy (AWSLambdaBasicExecutionRole
+			// allows every log group).
+			role := props(fn)["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+			if mp := props(resources(tpl, "AWS::IAM::Role")[role])["ManagedPolicyArns"]; mp != nil {
+				t.Errorf("%s: managed policies %v", decl.Name, mp)
+			}
+		}
+	}
+}
+
+// No role of the stack (functions or not) may Scan, delete users or
+// records, or change an audit entry.
+func TestNoScanNoDeletesNoAuditChanges(t *testing.T) {
+	for _, ctx := range []map[string]string{nil, existingPool} {
+		tpl := template(t, ctx)
+		x := logicalIDs(tpl)
+		for id, p := range resources(tpl, "AWS::IAM::Policy") {
+			for _, st := range props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				s := st.(map[string]any)
+				if s["Effect"] != "Allow" {
+					continue
+				}
+				for _, a := range list(s["Action"]) {
+					action := a.(string)
+					if !strings.HasPrefix(action, "dynamodb:") {
+						continue
+					}
+					op := strings.TrimPrefix(action, "dynamodb:")
+					if op == "Scan" || strings.Contains(op, "*") {
+						t.Errorf("%s allows %s", id, action)
+					}
+					for _, r := range list(s["Resource"]) {
+						res, ok := x.dynamoResourceOf(r)
+						if !ok {
+							t.Errorf("%s: %s on %v, not a table or index", id, action, r)
+							continue
+						}
+						if op == "DeleteItem" && (res.table == "Users" || res.table == "Records") {
+							t.Errorf("%s allows DeleteItem on %s", id, res.table)
+						}
+						if res.table == "Audit" && (slices.Contains(access.AuditDenied, op) || strings.HasPrefix(op, "PartiQL")) {
+							t.Errorf("%s allows %s on Audit", id, action)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// cdk-nag's AwsSolutions rules leave no unsuppressed error or warning, with
+// a new pool and with an existing one, CORS and an alarm address.
+func TestNagAwsSolutions(t *testing.T) {
+	for _, ctx := range []map[string]string{nil, existingPool, {"alarmEmail": "ops@example.com"}} {
+		if n := synth(t, ctx).nag; len(n) > 0 {
+			t.Errorf("context %v: cdk-nag findings:\n%s", ctx, strings.Join(n, "\n"))
+		}
+	}
+}
+
+var existingPool = map[string]string{"userPoolId": "eu-west-1_AbCdEf123", "corsOrigins": "https://crm.example.com"}
+
+func prefixAll(p string, actions []string) []string {
+	out := make([]string, len(actions))
+	for i, a := range actions {
+		out[i] = p + a
+	}
+	return out
+}
+
+// logicalIDOf is the logical id of the one resource of a type.
+func logicalIDOf(tpl map[string]any, typ string) string {
+	for id := range resources(tpl, typ) {
+		return id
+	}
+	return ""
+}
+
 // No inline policy grants "*" actions or "*" resources. (The AWS managed
-// policies AWSLambdaBasicExecutionRole and, for API Gateway's account-level
-// logging role, AmazonAPIGatewayPushToCloudWatchLogs, are AWS's own.)
+// policy AmazonAPIGatewayPushToCloudWatchLogs of API Gateway's account-level
+// logging role is AWS's own; the functions have no managed policy.)
 func TestLeastPrivilege(t *testing.T) {
 	tpl := template(t, nil)
 	signOut := 0

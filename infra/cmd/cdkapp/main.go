@@ -1,5 +1,6 @@
 // Command cdkapp is Dormancy's CDK app (cdk.json runs it): it reads the
-// context, stops with an error naming a bad key, and synthesizes the stack.
+// context, stops with an error naming a bad key, and synthesizes the stack
+// with cdk-nag's AwsSolutions checks (an unsuppressed error fails synth).
 package main
 
 import (
@@ -38,5 +39,6 @@ func main() {
 		props.Env = &awscdk.Environment{Account: jsii.String(a), Region: jsii.String(r)}
 	}
 	infra.NewStack(app, "Dormancy", props)
+	infra.AddNagChecks(app)
 	app.Synth(nil)
 }
