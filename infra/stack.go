@@ -70,12 +70,9 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	// One function per declaration; what each is given comes from
 	// shared/access (grantAccess, below), once the pool exists.
 	for _, f := range access.Functions {
-		o, ok := functionOpts[f.Name]
-		if !ok {
-			panic(fmt.Sprintf("infra: no timeout and memory for function %s", f.Name))
-		}
-		if o.deadLetters {
-			o.onFailure = out.DLQ
+		o := fnOpts{timeout: f.Timeout.Seconds(), memory: float64(f.MemoryMB)}
+		if f.Name == "Reassign" {
+			o.onFailure = out.DLQ // failed async invocations go to the stack's DLQ
 		}
 		out.Functions[f.Name] = newFunction(st, f.Name, s, f.Dir, o)
 	}
@@ -262,18 +259,11 @@ func NewData(scope constructs.Construct, id string) *Data {
 	return d
 }
 
+// fnOpts are a function's timeout (seconds) and memory (MB), from its
+// declaration, and where its failed async invocations go.
 type fnOpts struct {
 	timeout, memory float64
-	deadLetters     bool // failed async invocations go to the stack's DLQ
 	onFailure       awssqs.IQueue
-}
-
-// functionOpts are each function's timeout (seconds) and memory (MB).
-var functionOpts = map[string]fnOpts{
-	"LoginHook": {timeout: 5, memory: 512}, // Cognito gives a trigger 5 s
-	"Sweeper":   {timeout: 900, memory: 512},
-	"Reassign":  {timeout: 300, memory: 512, deadLetters: true},
-	"Api":       {timeout: 10, memory: 512},
 }
 
 // newFunction is one Go function: provided.al2023 on arm64, its bootstrap

@@ -12,5 +12,8 @@ import (
 
 func main() {
 	env := boot.MustLoad("api")
-	lambda.Start(api.FromEnv(env, time.Now).HandleProxy)
+	store := boot.Store(env)
+	relay := boot.Relay(env, store, boot.WithSignOuts)
+	a := api.New(store, env.Config.Policy, env.Config.AdminGroups, relay, time.Now, env.Log)
+	lambda.Start(a.HandleProxy)
 }

@@ -13,5 +13,9 @@ import (
 
 func main() {
 	env := boot.MustLoad("loginhook")
-	lambda.Start(loginhook.FromEnv(env, time.Now).Handle)
+	// Two tries at most: the hook answers within Cognito's 5 s, not after
+	// the SDK's default backoff.
+	store := boot.Store(env, boot.MaxAttempts(2))
+	hook := loginhook.New(store, env.Config.Policy, time.Now, env.Log)
+	lambda.Start(hook.Handle)
 }

@@ -13,5 +13,8 @@ import (
 
 func main() {
 	env := boot.MustLoad("reassign")
-	lambda.Start(reassign.FromEnv(env, time.Now).Handle)
+	store := boot.Store(env)
+	relay := boot.Relay(env, store, boot.WithoutSignOuts)
+	h := reassign.New(store, relay, time.Now, env.Log)
+	lambda.Start(h.Handle)
 }

@@ -13,5 +13,9 @@ import (
 
 func main() {
 	env := boot.MustLoad("sweeper")
-	lambda.Start(sweeper.FromEnv(env, time.Now, os.Stdout).Handle)
+	store := boot.Store(env)
+	relay := boot.Relay(env, store, boot.WithSignOuts)
+	sw := sweeper.New(store, relay, env.Config.Policy, time.Now, env.Log)
+	sw.Metrics = os.Stdout // CloudWatch reads EMF lines from the function's output
+	lambda.Start(sw.Handle)
 }

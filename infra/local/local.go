@@ -8,6 +8,7 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
 	"github.com/dormancy/dormancy/shared/access"
@@ -207,45 +209,50 @@ func (s *Stack) wire(busURL string) error {
 			return e, fmt.Errorf("%s: %w", name, err)
 		}
 		s.given[name], s.configs[name] = given, e.Config
-		e.Log = s.log.With("function", name)
+		e.Log = slog.New(requestIDs{s.log.Handler()}).With("function", name)
 		return e, nil
 	}
+	// Each function is wired with the helpers its main uses, in the same
+	// order; only the clock (movable) and the metrics (discarded) differ.
 	e, err := load("LoginHook")
 	if err != nil {
 		return err
 	}
-	s.hook = loginhook.FromEnv(e, s.Clock.Now)
-	s.functions["LoginHook"] = func(ctx context.Context, p []byte) ([]byte, error) { return s.hook.Handle(ctx, p) }
+	s.hook = loginhook.New(boot.Store(e, boot.MaxAttempts(2)), e.Config.Policy, s.Clock.Now, e.Log)
+	s.function("LoginHook", func(ctx context.Context, p []byte) ([]byte, error) { return s.hook.Handle(ctx, p) })
 
 	if e, err = load("Sweeper"); err != nil {
 		return err
 	}
-	sw := sweeper.FromEnv(e, s.Clock.Now, io.Discard)
-	s.functions["Sweeper"] = func(ctx context.Context, p []byte) ([]byte, error) {
+	store := boot.Store(e)
+	sw := sweeper.New(store, boot.Relay(e, store, boot.WithSignOuts), e.Config.Policy, s.Clock.Now, e.Log)
+	s.function("Sweeper", func(ctx context.Context, p []byte) ([]byte, error) {
 		sum, err := sw.Handle(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 		return json.Marshal(sum)
-	}
+	})
 
 	if e, err = load("Reassign"); err != nil {
 		return err
 	}
-	ra := reassign.FromEnv(e, s.Clock.Now)
-	s.functions["Reassign"] = func(ctx context.Context, p []byte) ([]byte, error) {
+	store = boot.Store(e)
+	ra := reassign.New(store, boot.Relay(e, store, boot.WithoutSignOuts), s.Clock.Now, e.Log)
+	s.function("Reassign", func(ctx context.Context, p []byte) ([]byte, error) {
 		res, err := ra.Handle(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 		return json.Marshal(res)
-	}
+	})
 
 	if e, err = load("Api"); err != nil {
 		return err
 	}
-	a := api.FromEnv(e, s.Clock.Now)
-	s.functions["Api"] = func(ctx context.Context, p []byte) ([]byte, error) {
+	store = boot.Store(e)
+	a := api.New(store, e.Config.Policy, e.Config.AdminGroups, boot.Relay(e, store, boot.WithSignOuts), s.Clock.Now, e.Log)
+	s.function("Api", func(ctx context.Context, p []byte) ([]byte, error) {
 		var req events.APIGatewayProxyRequest
 		if err := json.Unmarshal(p, &req); err != nil {
 			return nil, fmt.Errorf("not an API Gateway proxy event: %w", err)
@@ -255,9 +262,47 @@ func (s *Stack) wire(busURL string) error {
 			return nil, err
 		}
 		return json.Marshal(resp)
-	}
+	})
 	return nil
 }
+
+// function registers a handler to be invoked as Lambda invokes it: with a
+// Lambda context (a fresh request id, which every log line of the
+// invocation carries) and the function's declared timeout as its deadline.
+func (s *Stack) function(name string, h Function) {
+	timeout := access.Get(name).Timeout
+	s.functions[name] = func(ctx context.Context, p []byte) ([]byte, error) {
+		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+			AwsRequestID:       newRequestID(),
+			InvokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:" + name,
+		})
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return h(ctx, p)
+	}
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// requestIDs adds the Lambda request id of a record's context to it, as
+// Lambda's own log format does.
+type requestIDs struct{ slog.Handler }
+
+func (h requestIDs) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDs) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDs{h.Handler.WithAttrs(as)}
+}
+func (h requestIDs) WithGroup(n string) slog.Handler { return requestIDs{h.Handler.WithGroup(n)} }
 
 // checkOverrides refuses an override that no function reads: a misspelt
 // name would otherwise be ignored without a word.

@@ -15,6 +15,7 @@ package access
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/dormancy/dormancy/shared/dynamo"
 )
@@ -30,6 +31,10 @@ type Grant struct {
 type Function struct {
 	Name string // the logical name: LoginHook, Sweeper, Reassign, Api
 	Dir  string // functions/<Dir> holds its main
+	// Timeout is the invocation's limit, and MemoryMB its memory, on AWS
+	// and (the timeout, as the invocation's deadline) in the local stack.
+	Timeout  time.Duration
+	MemoryMB int
 	// Grants are exactly the DynamoDB actions its code issues.
 	Grants []Grant
 	// PutEvents: it publishes to the bus (EVENT_BUS_NAME).
@@ -53,7 +58,7 @@ var AuditDenied = []string{"DeleteItem", "UpdateItem", "BatchWriteItem", "PartiQ
 // Functions is every function of the system.
 var Functions = []Function{
 	{
-		Name: "LoginHook", Dir: "loginhook",
+		Name: "LoginHook", Dir: "loginhook", Timeout: 5 * time.Second, MemoryMB: 512, // Cognito gives a trigger 5 s
 		Grants: []Grant{
 			// read the account; create it; stamp sign-ins, record groups, deactivate at sign-in
 			{Table: "Users", Actions: []string{"GetItem", "PutItem", "UpdateItem"}},
@@ -62,7 +67,7 @@ var Functions = []Function{
 		},
 	},
 	{
-		Name: "Sweeper", Dir: "sweeper",
+		Name: "Sweeper", Dir: "sweeper", Timeout: 15 * time.Minute, MemoryMB: 512,
 		Grants: []Grant{
 			{Table: "Users", Index: dynamo.IndexBySweep, Actions: []string{"Query"}},
 			{Table: "Users", Actions: []string{"UpdateItem"}},
@@ -75,7 +80,7 @@ var Functions = []Function{
 		Settings:    []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS"},
 	},
 	{
-		Name: "Reassign", Dir: "reassign",
+		Name: "Reassign", Dir: "reassign", Timeout: 5 * time.Minute, MemoryMB: 512,
 		Grants: []Grant{
 			// the event's user must be deactivated in the store
 			{Table: "Users", Actions: []string{"GetItem"}},
@@ -90,7 +95,7 @@ var Functions = []Function{
 		Settings:  []string{"EVENT_BUS_NAME"},
 	},
 	{
-		Name: "Api", Dir: "api",
+		Name: "Api", Dir: "api", Timeout: 10 * time.Second, MemoryMB: 512,
 		Grants: []Grant{
 			{Table: "Users", Index: dynamo.IndexByList, Actions: []string{"Query"}},
 			{Table: "Users", Index: dynamo.IndexByName, Actions: []string{"Query"}},

@@ -7,22 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/dormancy/dormancy/shared/boot"
-	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/outbox"
 )
-
-// FromEnv wires the API from a function's environment; changes' events and
-// sign-outs are sent at once through the same relay the sweeper uses.
-func FromEnv(env boot.Env, now func() time.Time) *API {
-	store := dynamo.New(dynamodb.NewFromConfig(env.AWS), env.Tables())
-	return New(store, env.Config.Policy, env.Config.AdminGroups, outbox.FromEnv(env, store, true), now, env.Log)
-}
 
 // HandleProxy is the Lambda handler for API Gateway's proxy integration: it
 // turns the event into an http.Request (with the authorizer's claims on its

@@ -15,10 +15,15 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"golang.org/x/time/rate"
 
 	"github.com/dormancy/dormancy/shared/access"
 	"github.com/dormancy/dormancy/shared/config"
 	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/outbox"
 )
 
 // Env is what a function's main wires its handler from.
@@ -81,4 +86,45 @@ func function(name string) (access.Function, bool) {
 		}
 	}
 	return access.Function{}, false
+}
+
+// Store is the DynamoDB store over the function's tables, its client built
+// once, outside the handler, so warm invocations reuse it. opts adjust the
+// client (the login hook bounds its retries).
+func Store(env Env, opts ...func(*dynamodb.Options)) *dynamo.Store {
+	return dynamo.New(dynamodb.NewFromConfig(env.AWS, opts...), env.Tables())
+}
+
+// MaxAttempts bounds the SDK's tries per call.
+func MaxAttempts(n int) func(*dynamodb.Options) {
+	return func(o *dynamodb.Options) { o.RetryMaxAttempts = n }
+}
+
+// SignOuts says whether a relay revokes sessions.
+type SignOuts bool
+
+const (
+	WithSignOuts    SignOuts = true  // the sweeper's and the API's relays
+	WithoutSignOuts SignOuts = false // the reassignment's: it owes none
+)
+
+// Relay delivers what the outbox owes: events to EventBridge on
+// EVENT_BUS_NAME and, with sign-outs, sessions revoked in USER_POOL_ID at
+// COGNITO_RPS. Without a pool there is no session to revoke, and owed
+// sign-outs are cleared.
+func Relay(env Env, store *dynamo.Store, s SignOuts) *outbox.Relay {
+	relay := &outbox.Relay{
+		Store:     store,
+		Publisher: &outbox.EventBridge{Client: eventbridge.NewFromConfig(env.AWS), Bus: env.Config.EventBusName},
+		Limiter:   rate.NewLimiter(rate.Limit(env.Config.CognitoRPS), 1),
+		Log:       env.Log,
+	}
+	switch {
+	case !bool(s):
+	case env.Config.UserPoolID != "":
+		relay.SignOuter = outbox.Cognito{Client: cip.NewFromConfig(env.AWS), UserPoolID: env.Config.UserPoolID}
+	default:
+		relay.DropSignOuts = true
+	}
+	return relay
 }

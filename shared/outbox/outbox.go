@@ -14,12 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
-
-	"github.com/dormancy/dormancy/shared/boot"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
@@ -299,25 +295,4 @@ func (r *Relay) signOut(ctx context.Context, items []dynamo.OutboxItem) int {
 	}
 	g.Wait()
 	return int(n.Load())
-}
-
-// FromEnv is the relay of a function's environment: EventBridge on
-// EVENT_BUS_NAME and, with signOuts, Cognito on USER_POOL_ID paced at
-// COGNITO_RPS (without a pool there is nothing to revoke, and owed
-// sign-outs are cleared).
-func FromEnv(env boot.Env, store *dynamo.Store, signOuts bool) *Relay {
-	relay := &Relay{
-		Store:     store,
-		Publisher: &EventBridge{Client: eventbridge.NewFromConfig(env.AWS), Bus: env.Config.EventBusName},
-		Limiter:   rate.NewLimiter(rate.Limit(env.Config.CognitoRPS), 1),
-		Log:       env.Log,
-	}
-	switch {
-	case !signOuts:
-	case env.Config.UserPoolID != "":
-		relay.SignOuter = Cognito{Client: cip.NewFromConfig(env.AWS), UserPoolID: env.Config.UserPoolID}
-	default:
-		relay.DropSignOuts = true
-	}
-	return relay
 }

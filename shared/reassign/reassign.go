@@ -20,9 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/dormancy/dormancy/shared/boot"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/outbox"
@@ -52,11 +50,14 @@ type Handler struct {
 	Reserve time.Duration
 }
 
-// FromEnv wires a handler from a function's environment. Its relay sends
-// the RecordUserCleared events at once; sign-outs are the sweeper's.
-func FromEnv(env boot.Env, now func() time.Time) *Handler {
-	store := dynamo.New(dynamodb.NewFromConfig(env.AWS), env.Tables())
-	return &Handler{Store: store, Relay: outbox.FromEnv(env, store, false), Now: now, Log: env.Log, Workers: 8}
+// New returns a handler that writes eight clearings at once. relay, if not
+// nil, sends the clearings' events at once.
+func New(store Store, relay *outbox.Relay, now func() time.Time, log *slog.Logger) *Handler {
+	h := &Handler{Store: store, Now: now, Log: log, Workers: 8}
+	if relay != nil {
+		h.Relay = relay
+	}
+	return h
 }
 
 // ErrBadEvent: the event is not a UserDeactivated event from Dormancy.

@@ -55,6 +55,12 @@ type Sweeper struct {
 	PageSize int32
 }
 
+// New returns a sweeper with the concurrency it runs with in Lambda: four
+// shard readers, sixteen writers. now is the policy's clock.
+func New(store Store, relay Relay, policy dormancy.Policy, now func() time.Time, log *slog.Logger) *Sweeper {
+	return &Sweeper{Store: store, Relay: relay, Policy: policy, Now: now, Log: log, Readers: 4, Writers: 16}
+}
+
 // Summary is what a sweep returns and logs (spec §5).
 type Summary struct {
 	Examined        int   `json:"examined"`
