@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/dormancy/dormancy/shared/access"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }
@@ -383,5 +386,32 @@ func TestUnknownOverrideIsAnError(t *testing.T) {
 		Env: map[string]string{"DORMANCY_DAY": "30"}}
 	if _, err := Start(context.Background(), o); err == nil || !strings.Contains(err.Error(), "DORMANCY_DAY") {
 		t.Fatalf("Start with DORMANCY_DAY: %v", err)
+	}
+}
+
+// make dev runs the policy and schedule cdk deploy would (cdk.json's
+// context); the shell's variables override it.
+func TestPolicyAndScheduleFromCDKContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cdk.json")
+	os.WriteFile(path, []byte(`{"app":"x","context":{"dormancyDays":"60","warningDays":"5","exemptGroups":"Robots","schedule":"rate(1 day)","corsOrigins":""}}`), 0o644)
+	o := Options{Schedule: "cron(15 23 * * ? *)"}
+	shell := map[string]string{"WARNING_DAYS": "3"}
+	if err := o.FromCDKContext(path, func(k string) (string, bool) { v, ok := shell[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"DORMANCY_DAYS": "60", "WARNING_DAYS": "3", "EXEMPT_GROUPS": "Robots"}
+	if d := cmp.Diff(want, o.Env); d != "" || o.Schedule != "rate(1 day)" {
+		t.Errorf("env (-want +got):\n%s\nschedule %q", d, o.Schedule)
+	}
+	// The repository's own cdk.json: what make dev starts with.
+	o = Options{}
+	if err := o.FromCDKContext("../../cdk.json", func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	if o.Env["DORMANCY_DAYS"] != "45" || o.Env["EXEMPT_GROUPS"] != "BreakGlass" || o.Schedule != "cron(15 23 * * ? *)" {
+		t.Errorf("cdk.json gives %v, schedule %q", o.Env, o.Schedule)
+	}
+	if err := o.FromCDKContext(filepath.Join(t.TempDir(), "missing.json"), nil); err == nil {
+		t.Error("a missing cdk.json is not an error")
 	}
 }

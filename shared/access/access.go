@@ -50,6 +50,14 @@ type Function struct {
 // PolicyVars are the policy settings every function reads (spec §3).
 var PolicyVars = []string{"DORMANCY_DAYS", "WARNING_DAYS", "GROUP_POLICIES", "EXEMPT_GROUPS", "ADMIN_GROUPS"}
 
+// ContextVars maps the CDK context keys of cdk.json that set a function's
+// environment to the variables they set, for the deployed stack and for
+// make dev alike.
+var ContextVars = map[string]string{
+	"dormancyDays": "DORMANCY_DAYS", "warningDays": "WARNING_DAYS", "groupPolicies": "GROUP_POLICIES",
+	"exemptGroups": "EXEMPT_GROUPS", "adminGroups": "ADMIN_GROUPS", "cognitoRps": "COGNITO_RPS",
+}
+
 // AuditDenied are the actions every role is explicitly denied on the Audit
 // table, whatever else a policy might someday allow: nothing may change or
 // delete an entry.

@@ -12,20 +12,21 @@ import (
 	"syscall"
 
 	"github.com/dormancy/dormancy/infra/local"
-	"github.com/dormancy/dormancy/shared/access"
 )
 
 func main() {
 	o := local.Defaults()
 	seed := flag.Bool("seed", false, "create sample users and records")
-	flag.StringVar(&o.Schedule, "schedule", o.Schedule, "the sweep's schedule")
+	schedule := flag.String("schedule", "", "the sweep's schedule (default: cdk.json's)")
 	flag.Parse()
 	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	o.Env = map[string]string{}
-	for _, k := range access.PolicyVars {
-		if v, ok := os.LookupEnv(k); ok {
-			o.Env[k] = v
-		}
+	// The policy and schedule cdk deploy would use; the shell overrides.
+	if err := o.FromCDKContext("cdk.json", os.LookupEnv); err != nil {
+		fmt.Fprintln(os.Stderr, "make dev:", err)
+		os.Exit(1)
+	}
+	if *schedule != "" {
+		o.Schedule = *schedule
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
