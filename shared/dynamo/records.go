@@ -347,39 +347,6 @@ func (s *Store) activeCheck(userID string) types.TransactWriteItem {
 	}}
 }
 
-// usersByID reads the users named by refs (unknown ones are absent).
-func (s *Store) usersByID(ctx context.Context, refs []dormancy.FieldRef) (map[string]dormancy.User, error) {
-	out := map[string]dormancy.User{}
-	var keys []map[string]types.AttributeValue
-	seen := map[string]bool{}
-	for _, r := range refs {
-		if !seen[r.UserID] {
-			seen[r.UserID] = true
-			keys = append(keys, userKey(r.UserID))
-		}
-	}
-	for len(keys) > 0 {
-		batch := keys[:min(100, len(keys))]
-		keys = keys[len(batch):]
-		req := map[string]types.KeysAndAttributes{s.tables.Users: {Keys: batch, ConsistentRead: aws.Bool(true)}}
-		for len(req) > 0 {
-			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, translate("read users", err)
-			}
-			for _, it := range res.Responses[s.tables.Users] {
-				u, err := userFrom(it)
-				if err != nil {
-					return nil, err
-				}
-				out[u.UserID] = u
-			}
-			req = res.UnprocessedKeys
-		}
-	}
-	return out, nil
-}
-
 // RecordPage is a page of records with an opaque cursor to the next.
 type RecordPage struct {
 	Records []dormancy.Record
@@ -415,32 +382,4 @@ func (s *Store) ReassignmentQueue(ctx context.Context, limit int32, cursor strin
 		}
 	}
 	return page, nil
-}
-
-// LookupActiveUsers finds ACTIVE users whose name starts with prefix (case
-// insensitive), for pickers. Deactivated users are not in the index at all.
-func (s *Store) LookupActiveUsers(ctx context.Context, prefix string, limit int32) ([]dormancy.User, error) {
-	p := strings.ToLower(prefix)
-	if p == "" {
-		return nil, fmt.Errorf("%w: a look-up needs at least one character", dormancy.ErrInvalid)
-	}
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName: &s.tables.Users, IndexName: aws.String(IndexByName),
-		KeyConditionExpression:    aws.String("lookupKey = :k AND begins_with(usernameLower, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str("ACTIVE#" + firstRune(p)), ":p": str(p)},
-		Limit:                     aws.Int32(limit),
-	})
-	if err != nil {
-		return nil, translate("look up users", err)
-	}
-	var users []dormancy.User
-	for _, it := range out.Items {
-		u, err := userFrom(it)
-		if err != nil {
-			return nil, err
-		}
-		u.Status = dormancy.Active
-		users = append(users, u)
-	}
-	return users, nil
 }

@@ -172,3 +172,31 @@ func (s *Store) readListShard(ctx context.Context, shard, q, below string, limit
 	}
 	return out, nil
 }
+
+// LookupActiveUsers finds ACTIVE users whose name starts with prefix (case
+// insensitive), for pickers. Deactivated users are not in the index at all.
+func (s *Store) LookupActiveUsers(ctx context.Context, prefix string, limit int32) ([]dormancy.User, error) {
+	p := strings.ToLower(prefix)
+	if p == "" {
+		return nil, fmt.Errorf("%w: a look-up needs at least one character", dormancy.ErrInvalid)
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName: &s.tables.Users, IndexName: aws.String(IndexByName),
+		KeyConditionExpression:    aws.String("lookupKey = :k AND begins_with(usernameLower, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str("ACTIVE#" + firstRune(p)), ":p": str(p)},
+		Limit:                     aws.Int32(limit),
+	})
+	if err != nil {
+		return nil, translate("look up users", err)
+	}
+	var users []dormancy.User
+	for _, it := range out.Items {
+		u, err := userFrom(it)
+		if err != nil {
+			return nil, err
+		}
+		u.Status = dormancy.Active
+		users = append(users, u)
+	}
+	return users, nil
+}

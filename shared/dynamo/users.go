@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -55,135 +54,6 @@ func firstRune(s string) string {
 		return "_"
 	}
 	return string(r)
-}
-
-// userItem encodes a user as a full item.
-func userItem(u dormancy.User) map[string]types.AttributeValue {
-	it := map[string]types.AttributeValue{
-		"userId":         str(u.UserID),
-		"username":       str(u.Username),
-		"usernameLower":  str(strings.ToLower(u.Username)),
-		"status":         str(string(u.Status)),
-		"groups":         groupsValue(u.Groups),
-		"createdAt":      str(ts(u.CreatedAt)),
-		"lastActivityAt": str(ts(u.LastActivity())),
-		"listShard":      str(listShard(u.UserID, u.Status)),
-		"listKey":        str(listKey(u.LastActivity(), u.UserID)),
-		"version":        num(u.Version),
-	}
-	set := func(k, v string) {
-		if v != "" {
-			it[k] = str(v)
-		}
-	}
-	set("creationSource", string(u.CreationSource))
-	set("lastLoginAt", ts(u.LastLoginAt))
-	set("reactivatedAt", ts(u.ReactivatedAt))
-	set("importedAt", ts(u.ImportedAt))
-	set("warnedAt", ts(u.WarnedAt))
-	set("sweepShard", sweepShard(u))
-	set("lookupKey", lookupKey(u))
-	for k, v := range deactivationAttrs(u.Deactivation) {
-		it[k] = v
-	}
-	for k, v := range reactivationAttrs(u.Reactivation) {
-		it[k] = v
-	}
-	return it
-}
-
-func groupsValue(groups []string) types.AttributeValue {
-	l := make([]types.AttributeValue, 0, len(groups))
-	for _, g := range groups {
-		l = append(l, str(g))
-	}
-	return &types.AttributeValueMemberL{Value: l}
-}
-
-func deactivationAttrs(d *dormancy.Deactivation) map[string]types.AttributeValue {
-	if d == nil {
-		return nil
-	}
-	m := map[string]types.AttributeValue{
-		"deactivatedAt":             str(ts(d.At)),
-		"deactivatedBy":             str(d.By),
-		"deactivationReason":        str(string(d.Reason)),
-		"automaticDeactivation":     &types.AttributeValueMemberBOOL{Value: d.Automatic},
-		"deactivationThresholdDays": num(int64(d.ThresholdDays)),
-	}
-	if d.Comment != "" {
-		m["deactivationComment"] = str(d.Comment)
-	}
-	return m
-}
-
-func reactivationAttrs(r *dormancy.Reactivation) map[string]types.AttributeValue {
-	if r == nil {
-		return nil
-	}
-	m := map[string]types.AttributeValue{
-		"reactivatedAt":     str(ts(r.At)),
-		"reactivatedBy":     str(r.By),
-		"approvalReference": str(r.ApprovalReference),
-		"approvedBy":        str(r.ApprovedBy),
-	}
-	if r.Comment != "" {
-		m["reactivationComment"] = str(r.Comment)
-	}
-	return m
-}
-
-// userFrom decodes a user item (whole, or as projected into an index).
-func userFrom(it map[string]types.AttributeValue) (dormancy.User, error) {
-	s := func(k string) string {
-		if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
-	n := func(k string) int64 {
-		if v, ok := it[k].(*types.AttributeValueMemberN); ok {
-			x, _ := strconv.ParseInt(v.Value, 10, 64)
-			return x
-		}
-		return 0
-	}
-	var err error
-	t := func(k string) time.Time {
-		v, e := parseTS(s(k))
-		if e != nil && err == nil {
-			err = fmt.Errorf("user %s: attribute %s: %w", s("userId"), k, e)
-		}
-		return v
-	}
-	u := dormancy.User{
-		UserID: s("userId"), Username: s("username"), Status: dormancy.Status(s("status")),
-		CreationSource: dormancy.CreationSource(s("creationSource")),
-		CreatedAt:      t("createdAt"), LastLoginAt: t("lastLoginAt"), ReactivatedAt: t("reactivatedAt"),
-		ImportedAt: t("importedAt"), WarnedAt: t("warnedAt"), Version: n("version"),
-	}
-	if l, ok := it["groups"].(*types.AttributeValueMemberL); ok {
-		for _, g := range l.Value {
-			if gs, ok := g.(*types.AttributeValueMemberS); ok {
-				u.Groups = append(u.Groups, gs.Value)
-			}
-		}
-	}
-	if s("deactivatedAt") != "" {
-		auto, _ := it["automaticDeactivation"].(*types.AttributeValueMemberBOOL)
-		u.Deactivation = &dormancy.Deactivation{
-			At: t("deactivatedAt"), By: s("deactivatedBy"), Reason: dormancy.Reason(s("deactivationReason")),
-			Automatic: auto != nil && auto.Value, ThresholdDays: int(n("deactivationThresholdDays")),
-			Comment: s("deactivationComment"),
-		}
-	}
-	if s("reactivatedBy") != "" {
-		u.Reactivation = &dormancy.Reactivation{
-			At: t("reactivatedAt"), By: s("reactivatedBy"), ApprovalReference: s("approvalReference"),
-			ApprovedBy: s("approvedBy"), Comment: s("reactivationComment"),
-		}
-	}
-	return u, err
 }
 
 func userKey(id string) map[string]types.AttributeValue {
@@ -398,4 +268,37 @@ func (s *Store) SweepCandidates(ctx context.Context, shard string, cutoff time.T
 		p.Users = append(p.Users, u)
 	}
 	return p, nil
+}
+
+// usersByID reads the users named by refs (unknown ones are absent).
+func (s *Store) usersByID(ctx context.Context, refs []dormancy.FieldRef) (map[string]dormancy.User, error) {
+	out := map[string]dormancy.User{}
+	var keys []map[string]types.AttributeValue
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if !seen[r.UserID] {
+			seen[r.UserID] = true
+			keys = append(keys, userKey(r.UserID))
+		}
+	}
+	for len(keys) > 0 {
+		batch := keys[:min(100, len(keys))]
+		keys = keys[len(batch):]
+		req := map[string]types.KeysAndAttributes{s.tables.Users: {Keys: batch, ConsistentRead: aws.Bool(true)}}
+		for len(req) > 0 {
+			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, translate("read users", err)
+			}
+			for _, it := range res.Responses[s.tables.Users] {
+				u, err := userFrom(it)
+				if err != nil {
+					return nil, err
+				}
+				out[u.UserID] = u
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
 }
