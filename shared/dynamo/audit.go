@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,12 +55,7 @@ func auditItem(e dormancy.AuditEntry) map[string]types.AttributeValue {
 }
 
 func auditFrom(it map[string]types.AttributeValue) (dormancy.AuditEntry, error) {
-	s := func(k string) string {
-		if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
+	s := attrs(it).str
 	at, err := parseTS(s("occurredAt"))
 	if err != nil {
 		return dormancy.AuditEntry{}, fmt.Errorf("audit entry %s: %w", s("auditId"), err)
@@ -76,12 +70,7 @@ func auditFrom(it map[string]types.AttributeValue) (dormancy.AuditEntry, error) 
 	if b, ok := it["isEnabled"].(*types.AttributeValueMemberBOOL); ok {
 		e.IsEnabled = b.Value
 	}
-	if n, ok := it["thresholdDays"].(*types.AttributeValueMemberN); ok {
-		e.ThresholdDays, _ = strconv.Atoi(n.Value)
-	}
-	if n, ok := it["version"].(*types.AttributeValueMemberN); ok {
-		e.Version, _ = strconv.ParseInt(n.Value, 10, 64)
-	}
+	e.ThresholdDays, e.Version = int(attrs(it).num("thresholdDays")), attrs(it).num("version")
 	return e, nil
 }
 

@@ -106,12 +106,7 @@ func (s *Store) outboxPut(o OutboxItem) *types.Put {
 }
 
 func outboxFrom(it map[string]types.AttributeValue) (OutboxItem, error) {
-	s := func(k string) string {
-		if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
+	s := attrs(it).str
 	at, err := parseTS(s("occurredAt"))
 	if err != nil {
 		return OutboxItem{}, fmt.Errorf("outbox item %s: %w", s("sk"), err)
@@ -126,9 +121,7 @@ func outboxFrom(it map[string]types.AttributeValue) (OutboxItem, error) {
 			OccurredAt: at, Detail: []byte(s("detail")),
 		},
 	}
-	if n, ok := it["attempts"].(*types.AttributeValueMemberN); ok {
-		o.Attempts, _ = strconv.Atoi(n.Value)
-	}
+	o.Attempts = int(attrs(it).num("attempts"))
 	return o, nil
 }
 

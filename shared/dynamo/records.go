@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,12 +53,7 @@ func recordItem(r dormancy.Record) map[string]types.AttributeValue {
 }
 
 func recordFrom(it map[string]types.AttributeValue) (dormancy.Record, error) {
-	s := func(k string) string {
-		if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
+	s := attrs(it).str
 	at, err := parseTS(s("updatedAt"))
 	if err != nil {
 		return dormancy.Record{}, fmt.Errorf("record %s: %w", s("recordId"), err)
@@ -76,9 +70,7 @@ func recordFrom(it map[string]types.AttributeValue) (dormancy.Record, error) {
 		r.NeedsReassignment = append([]string(nil), ss.Value...)
 		slices.Sort(r.NeedsReassignment)
 	}
-	if n, ok := it["version"].(*types.AttributeValueMemberN); ok {
-		r.Version, _ = strconv.ParseInt(n.Value, 10, 64)
-	}
+	r.Version = attrs(it).num("version")
 	return r, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +75,25 @@ func parseTS(s string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return time.Parse(dormancy.TimeLayout, s)
+}
+
+// attrs reads the attributes of an item; a missing or differently typed
+// attribute reads as the zero value.
+type attrs map[string]types.AttributeValue
+
+func (a attrs) str(k string) string {
+	if v, ok := a[k].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func (a attrs) num(k string) int64 {
+	if v, ok := a[k].(*types.AttributeValueMemberN); ok {
+		x, _ := strconv.ParseInt(v.Value, 10, 64)
+		return x
+	}
+	return 0
 }
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }

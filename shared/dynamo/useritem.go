@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -89,19 +88,8 @@ func reactivationAttrs(r *dormancy.Reactivation) map[string]types.AttributeValue
 
 // userFrom decodes a user item (whole, or as projected into an index).
 func userFrom(it map[string]types.AttributeValue) (dormancy.User, error) {
-	s := func(k string) string {
-		if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
-	n := func(k string) int64 {
-		if v, ok := it[k].(*types.AttributeValueMemberN); ok {
-			x, _ := strconv.ParseInt(v.Value, 10, 64)
-			return x
-		}
-		return 0
-	}
+	s := attrs(it).str
+	n := attrs(it).num
 	var err error
 	t := func(k string) time.Time {
 		v, e := parseTS(s(k))
