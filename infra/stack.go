@@ -182,6 +182,7 @@ func newAPI(scope constructs.Construct, s Settings, fn awslambda.Function, pool 
 		}
 	}
 	api := awsapigateway.NewLambdaRestApi(scope, jsii.String("RestApi"), props)
+	addErrorResponses(api, s)
 
 	// API Gateway writes execution logs to a group it names after the API
 	// and stage, with no expiry unless the group exists first: create it,
@@ -248,4 +249,35 @@ func newObservability(scope constructs.Construct, s Settings, st *Stack) {
 		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Hours(jsii.Number(1)),
 	})
 	alarm("EventsPending", pending, 1, "A sweep finished with events not yet accepted by EventBridge")
+}
+
+// addErrorResponses makes what API Gateway answers itself (a missing or
+// expired token, throttling, its own faults) take the API's error shape
+// (spec §8: {"error":{"code","message"}}), with the CORS origin where one is
+// configured, so a client has one shape to read whoever refused it.
+func addErrorResponses(api awsapigateway.RestApi, s Settings) {
+	headers := map[string]*string{}
+	if len(s.CORSOrigins) == 1 {
+		headers["Access-Control-Allow-Origin"] = jsii.String("'" + s.CORSOrigins[0] + "'")
+	}
+	for _, r := range []struct {
+		id   string
+		typ  awsapigateway.ResponseType
+		code string
+	}{
+		{"Unauthorized", awsapigateway.ResponseType_UNAUTHORIZED(), "Unauthorized"},
+		{"AccessDenied", awsapigateway.ResponseType_ACCESS_DENIED(), "Forbidden"},
+		{"Throttled", awsapigateway.ResponseType_THROTTLED(), "TooManyRequests"},
+		{"TooLarge", awsapigateway.ResponseType_REQUEST_TOO_LARGE(), "PayloadTooLarge"},
+		{"Default4xx", awsapigateway.ResponseType_DEFAULT_4XX(), "BadRequest"},
+		{"Default5xx", awsapigateway.ResponseType_DEFAULT_5XX(), "Unavailable"},
+	} {
+		api.AddGatewayResponse(jsii.String(r.id), &awsapigateway.GatewayResponseOptions{
+			Type:            r.typ,
+			ResponseHeaders: &headers,
+			Templates: &map[string]*string{
+				"application/json": jsii.String(`{"error":{"code":"` + r.code + `","message":$context.error.messageString}}`),
+			},
+		})
+	}
 }

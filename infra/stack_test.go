@@ -661,3 +661,23 @@ func TestMain(m *testing.M) {
 	jsii.Close()
 	os.Exit(code)
 }
+
+// What API Gateway answers itself has the API's error shape (spec §8).
+func TestGatewayErrorsHaveTheAPIShape(t *testing.T) {
+	tpl := template(t, nil)
+	got := map[string]string{}
+	for _, r := range resources(tpl, "AWS::ApiGateway::GatewayResponse") {
+		p := props(r)
+		tmpl, _ := p["ResponseTemplates"].(map[string]any)["application/json"].(string)
+		got[p["ResponseType"].(string)] = tmpl
+	}
+	for _, typ := range []string{"UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED", "REQUEST_TOO_LARGE", "DEFAULT_4XX", "DEFAULT_5XX"} {
+		var doc struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		body := strings.ReplaceAll(got[typ], "$context.error.messageString", `"from API Gateway"`)
+		if err := json.Unmarshal([]byte(body), &doc); err != nil || doc.Error.Code == "" || doc.Error.Message == "" {
+			t.Errorf("%s: template %q", typ, got[typ])
+		}
+	}
+}

@@ -82,13 +82,12 @@ func (s *Store) CreateUser(ctx context.Context, u dormancy.User, audit dormancy.
 		{Put: &types.Put{TableName: &s.tables.Users, Item: userItem(u), ConditionExpression: aws.String("attribute_not_exists(userId)")}},
 		{Put: s.auditPut(audit)},
 	}})
-	if err = translate("create user "+u.UserID, err); err != nil {
-		if isConflict(err) {
-			return fmt.Errorf("create user %s: %w", u.UserID, dormancy.ErrExists)
-		}
-		return err
+	if i, ok := failedItem(err); ok && i == 0 {
+		return fmt.Errorf("create user %s: %w", u.UserID, dormancy.ErrExists)
 	}
-	return nil
+	// Anything else, a concurrent transaction on the same items included,
+	// is not "already known": the caller retries or reports it.
+	return translate("create user "+u.UserID, err)
 }
 
 // RecordSignIn stamps a successful sign-in, only while the user is ACTIVE:

@@ -213,7 +213,7 @@ func (h *Hook) postAuthentication(ctx context.Context, log *slog.Logger, userNam
 				log.InfoContext(ctx, "created at first sign-in", "userId", id)
 				return nil
 			}
-			if errors.Is(err, dormancy.ErrExists) {
+			if errors.Is(err, dormancy.ErrExists) || errors.Is(err, dormancy.ErrConflict) {
 				continue // created meanwhile by another trigger: stamp it
 			}
 		case errors.Is(err, dormancy.ErrConflict):
@@ -253,7 +253,7 @@ func (h *Hook) postConfirmation(ctx context.Context, log *slog.Logger, src, user
 	case err == nil:
 		log.InfoContext(ctx, "created", "userId", id, "creationSource", source)
 		return nil
-	case errors.Is(err, dormancy.ErrExists):
+	case errors.Is(err, dormancy.ErrExists), errors.Is(err, dormancy.ErrConflict):
 		return nil // creationSource is set once; nothing to change
 	default:
 		log.ErrorContext(ctx, "cannot create user", "userId", id, "err", err)
@@ -289,7 +289,7 @@ func (h *Hook) preTokenGeneration(ctx context.Context, log *slog.Logger, src, us
 		if src == "TokenGeneration_RefreshTokens" {
 			nu.LastLoginAt = time.Time{} // a refresh is not a sign-in
 		}
-		if err := h.store.CreateUser(ctx, nu, audit); err != nil && !errors.Is(err, dormancy.ErrExists) {
+		if err := h.store.CreateUser(ctx, nu, audit); err != nil && !errors.Is(err, dormancy.ErrExists) && !errors.Is(err, dormancy.ErrConflict) {
 			log.ErrorContext(ctx, "cannot create user", "userId", id, "err", err)
 			return unavailable
 		}
