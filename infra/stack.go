@@ -136,10 +136,16 @@ func newPool(scope constructs.Construct, s Settings, hook awslambda.Function) aw
 	for _, g := range strings.Split(s.AdminGroups, ",") {
 		pool.AddGroup(jsii.String("Group"+g), &awscognito.UserPoolGroupOptions{GroupName: jsii.String(g)})
 	}
-	pool.AddClient(jsii.String("Client"), &awscognito.UserPoolClientOptions{
-		AuthFlows: &awscognito.AuthFlow{UserSrp: jsii.Bool(true), UserPassword: jsii.Bool(false)},
+	// SRP for sign-in pages; ADMIN_USER_PASSWORD_AUTH so that an admin with
+	// IAM credentials for cognito-idp:AdminInitiateAuth on this pool can get
+	// an ID token from a shell (infra/README.md). Neither sends a password
+	// in the clear, and the second is closed to anyone without those
+	// credentials.
+	client := pool.AddClient(jsii.String("Client"), &awscognito.UserPoolClientOptions{
+		AuthFlows: &awscognito.AuthFlow{UserSrp: jsii.Bool(true), AdminUserPassword: jsii.Bool(true), UserPassword: jsii.Bool(false)},
 	})
 	awscdk.NewCfnOutput(scope, jsii.String("UserPoolId"), &awscdk.CfnOutputProps{Value: pool.UserPoolId()})
+	awscdk.NewCfnOutput(scope, jsii.String("UserPoolClientId"), &awscdk.CfnOutputProps{Value: client.UserPoolClientId()})
 	return pool
 }
 

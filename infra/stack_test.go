@@ -70,10 +70,12 @@ func synth(t *testing.T, ctx map[string]string) synthesized {
 	var out synthesized
 	ann := assertions.Annotations_FromStack(st.Stack)
 	rule := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	//lint:ignore SA1019 the Go binding's Annotations.FindError and FindWarning return this type; there is no other
 	for level, msgs := range map[string]*[]*cxapi.SynthesisMessage{
 		"error": ann.FindError(jsii.String("*"), rule), "warning": ann.FindWarning(jsii.String("*"), rule),
 	} {
 		for _, m := range *msgs {
+			//lint:ignore SA1019 see above
 			out.nag = append(out.nag, fmt.Sprintf("%s %s: %v", level, *m.Id, m.Entry.Data))
 		}
 	}

@@ -108,11 +108,6 @@ type Caller struct {
 	Admin    bool
 }
 
-// identity is the caller as the domain's rules see them.
-func (c Caller) identity() dormancy.Caller {
-	return dormancy.Caller{UserID: c.UserID, Username: c.Username, Email: c.Email}
-}
-
 type callerKey struct{}
 
 // WithClaims puts the authorizer's claims on a request's context.
@@ -181,9 +176,7 @@ func parseGroups(v any) []string {
 	switch g := v.(type) {
 	case string:
 		g = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(g), "["), "]")
-		for _, p := range strings.FieldsFunc(g, func(r rune) bool { return r == ',' || r == ' ' }) {
-			out = append(out, p)
-		}
+		out = append(out, strings.FieldsFunc(g, func(r rune) bool { return r == ',' || r == ' ' })...)
 	case []any:
 		for _, x := range g {
 			if s, ok := x.(string); ok {

@@ -54,7 +54,7 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 // exactKeys refuses keys that differ from the contract only by case, which
 // encoding/json would otherwise accept.
 func exactKeys(body []byte, v any) error {
-	allowed := map[string]bool{}
+	var allowed map[string]bool
 	switch v.(type) {
 	case *activateBody:
 		allowed = map[string]bool{"approvalReference": true, "approvedBy": true, "comment": true}

@@ -1,6 +1,10 @@
 // Package localproc runs the local services tests and the local stack need
 // (DynamoDB Local, cognito-local) as child processes in their own process
 // group, so that stopping one leaves no process, and no port, behind.
+//
+// What happens when this process dies without stopping them is per OS:
+// on Linux the kernel kills the child (Pdeathsig, localproc_linux.go); on
+// other Unix systems (macOS) a watchdog does it (localproc_unix.go).
 package localproc
 
 import (
@@ -43,7 +47,7 @@ func InUse(port int) bool {
 // timeout passes. logVar names a variable that, when set, sends the
 // process's output to stderr.
 func Start(name string, cmd *exec.Cmd, logVar string, ready func() error, timeout time.Duration) (*Process, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	if os.Getenv(logVar) != "" {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	}
@@ -51,7 +55,8 @@ func Start(name string, cmd *exec.Cmd, logVar string, ready func() error, timeou
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &Process{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(p.done) }()
+	release := guard(cmd.Process.Pid)
+	go func() { cmd.Wait(); release(); close(p.done) }()
 	deadline := time.Now().Add(timeout)
 	for {
 		err := ready()
