@@ -68,7 +68,7 @@ FORCE:
 test: dynamodb-local node-tools ## run every test against DynamoDB Local and cognito-local
 	@$(GO) vet ./...
 	@GOOS=darwin $(GO) vet ./...
-	@DYNAMODB_LOCAL_DIR=$(DDB_DIR) TOOLS_BIN=$(TOOLS_BIN) $(GO) run ./shared/dynamotest/cmd/withddb -port $(TEST_PORT) -- \
+	@DYNAMODB_LOCAL_DIR=$(DDB_DIR) TOOLS_BIN=$(TOOLS_BIN) $(GO) run ./shared/testkit/dynamotest/cmd/withddb -port $(TEST_PORT) -- \
 	  $(GO) test -count=1 -timeout 12m ./...
 
 # staticcheck is pinned by the tool directive in go.mod (go tool staticcheck).
@@ -118,7 +118,7 @@ clean: ## remove build output (keeps the tool cache)
 .PHONY: bench
 bench: dynamodb-local ## measure the spec's performance targets; writes build/bench.json, fails if one is missed
 	@status=0; \
-	  DYNAMODB_LOCAL_DIR=$(DDB_DIR) $(GO) run ./shared/dynamotest/cmd/withddb -- $(GO) run ./infra/bench $(BENCH_FLAGS) || status=1; \
+	  DYNAMODB_LOCAL_DIR=$(DDB_DIR) $(GO) run ./shared/testkit/dynamotest/cmd/withddb -- $(GO) run ./infra/bench $(BENCH_FLAGS) || status=1; \
 	  echo "Go micro-benchmarks (compare commits with benchstat):"; \
 	  $(GO) test -run '^$$' -bench . -benchmem -count 1 ./shared/dormancy/ || status=1; \
 	  if [ $$status != 0 ]; then echo "bench: FAILED: a target missed, a measurement that did not run, or a micro-benchmark that failed (see above)" >&2; fi; \

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/dormancy/dormancy/events"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 // coldStarts lists the functions and the sample event each answers first.

@@ -20,7 +20,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 // Figure is one measurement against its baseline.

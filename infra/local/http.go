@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
-	"github.com/dormancy/dormancy/shared/cognitotest"
+	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/loginhook"
 )
 

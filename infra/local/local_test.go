@@ -19,7 +19,7 @@ import (
 	"github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/access"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/dormancy/dormancy/shared/cognitotest"
+	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/dormancy"
 )
 

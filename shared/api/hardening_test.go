@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 func forge(json string) string { return base64.RawURLEncoding.EncodeToString([]byte(json)) }

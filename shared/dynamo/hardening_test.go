@@ -15,7 +15,7 @@ import (
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 // imported makes n users who share one last activity, as one import does.

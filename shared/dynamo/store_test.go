@@ -11,7 +11,7 @@ import (
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/loginhook"
 )
 

@@ -12,10 +12,10 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/dormancy/dormancy/shared/cognitotest"
+	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/outbox"
 )
 

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
-	"github.com/dormancy/dormancy/shared/localbus"
-	"github.com/dormancy/dormancy/shared/localbus/localbustest"
+	"github.com/dormancy/dormancy/shared/testkit/localbus"
+	"github.com/dormancy/dormancy/shared/testkit/localbus/localbustest"
 	"github.com/dormancy/dormancy/shared/outbox"
 )
 

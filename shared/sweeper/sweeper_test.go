@@ -18,7 +18,7 @@ import (
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/sweeper"
 )

@@ -16,9 +16,9 @@ import (
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/dynamotest"
-	"github.com/dormancy/dormancy/shared/localbus"
-	"github.com/dormancy/dormancy/shared/localbus/localbustest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/localbus"
+	"github.com/dormancy/dormancy/shared/testkit/localbus/localbustest"
 	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/sweeper"
 )

@@ -14,7 +14,7 @@ import (
 
 	"github.com/dormancy/dormancy/shared/api"
 	"github.com/dormancy/dormancy/shared/dormancy"
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/reassign"
 )
 

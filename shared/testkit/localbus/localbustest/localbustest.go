@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/dormancy/dormancy/events"
-	"github.com/dormancy/dormancy/shared/localbus"
+	"github.com/dormancy/dormancy/shared/testkit/localbus"
 )
 
 // New starts a bus for one test, reached through the real SDK client.

@@ -24,8 +24,8 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
-	"github.com/dormancy/dormancy/shared/dynamotest"
-	"github.com/dormancy/dormancy/shared/localproc"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/localproc"
 )
 
 // Local is a running cognito-local.

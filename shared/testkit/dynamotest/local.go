@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/dormancy/dormancy/shared/localproc"
+	"github.com/dormancy/dormancy/shared/testkit/localproc"
 )
 
 // EndpointVar is the SDK's standard variable for the DynamoDB endpoint.

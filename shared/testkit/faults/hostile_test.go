@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/dormancy/dormancy/shared/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/loginhook"
 	"github.com/dormancy/dormancy/shared/sweeper"
 )
