@@ -25,6 +25,8 @@ var schemaFiles = map[string]string{
 	"UserReactivated":     "schema/user-reactivated.json",
 	"UserDormancyWarning": "schema/user-dormancy-warning.json",
 	"RecordUserCleared":   "schema/record-user-cleared.json",
+	"SweepHeld":           "schema/sweep-held.json",
+	"SweepCompleted":      "schema/sweep-completed.json",
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 )
@@ -24,6 +25,14 @@ type Settings struct {
 	CORSOrigins   []string
 	AlarmEmail    string
 	AssetsDir     string // where build/<function>/bootstrap live
+	// ScopeGroups: only their members are deactivated for inactivity.
+	ScopeGroups string
+	// AdminContact ends every refusal message ("Please contact Admin at …").
+	AdminContact string
+	// SenderEmail is the SES identity notices come from; without it the
+	// notify function is not deployed. AdminNotifyEmail gets the admins'
+	// notices.
+	SenderEmail, AdminNotifyEmail string
 }
 
 var (
@@ -99,6 +108,18 @@ func ParseSettings(get func(key string) string) (Settings, error) {
 		}
 		s.AlarmEmail = v
 	}
+	s.ScopeGroups = strings.Join(dormancy.ParseGroupList(get("scopeGroups")), ",")
+	if s.AdminContact = strings.TrimSpace(get("adminContact")); len([]rune(s.AdminContact)) > 200 || strings.IndexFunc(s.AdminContact, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return s, fmt.Errorf("context adminContact: must be at most 200 printable characters")
+	}
+	for key, dst := range map[string]*string{"senderEmail": &s.SenderEmail, "adminNotifyEmail": &s.AdminNotifyEmail} {
+		if v := strings.TrimSpace(get(key)); v != "" {
+			if !emailPattern.MatchString(v) {
+				return s, fmt.Errorf("context %s: %q is not an e-mail address", key, v)
+			}
+			*dst = v
+		}
+	}
 	if v := strings.TrimSpace(get("assetsDir")); v != "" {
 		s.AssetsDir = v
 	}
@@ -110,5 +131,6 @@ func (s Settings) policyEnv() map[string]string {
 	return map[string]string{
 		"DORMANCY_DAYS": strconv.Itoa(s.DormancyDays), "WARNING_DAYS": strconv.Itoa(s.WarningDays),
 		"GROUP_POLICIES": s.GroupPolicies, "EXEMPT_GROUPS": s.ExemptGroups, "ADMIN_GROUPS": s.AdminGroups,
+		"SCOPE_GROUPS": s.ScopeGroups, "ADMIN_CONTACT": s.AdminContact,
 	}
 }

@@ -65,7 +65,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 
 	// One function per declaration; what each is given comes from
 	// shared/access (grantAccess, below), once the pool exists.
-	for _, f := range access.Functions {
+	for _, f := range deployed(s) {
 		o := fnOpts{timeout: f.Timeout.Seconds(), memory: float64(f.MemoryMB)}
 		if f.Name == "Reassign" {
 			o.onFailure = out.DLQ // failed async invocations go to the stack's DLQ
@@ -74,7 +74,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	}
 	out.LoginHook, out.Sweeper, out.Reassign, out.API = out.Functions["LoginHook"], out.Functions["Sweeper"], out.Functions["Reassign"], out.Functions["Api"]
 	out.Pool = newPool(st, s, out.LoginHook)
-	for _, f := range access.Functions {
+	for _, f := range deployed(s) {
 		out.grantAccess(f, s)
 	}
 
@@ -286,4 +286,17 @@ func addErrorResponses(api awsapigateway.RestApi, s Settings) {
 			},
 		})
 	}
+}
+
+// deployed lists the functions the settings deploy: all of shared/access's
+// but Notify, which needs a sender (senderEmail) to send from.
+func deployed(s Settings) []access.Function {
+	var out []access.Function
+	for _, f := range access.Functions {
+		if f.SendEmail && s.SenderEmail == "" {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }

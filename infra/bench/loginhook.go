@@ -112,6 +112,6 @@ func benchLoginHook(ctx context.Context, db *dynamodb.Client, n int) ([]Figure, 
 // newTables creates a fresh set of tables for one measurement.
 func newTables(ctx context.Context, db *dynamodb.Client, prefix string) (dynamo.Tables, error) {
 	p := fmt.Sprintf("bench-%s-%d-", prefix, time.Now().UnixNano())
-	t := dynamo.Tables{Users: p + "Users", Audit: p + "Audit", Records: p + "Records", Outbox: p + "Outbox"}
+	t := dynamo.Tables{Users: p + "Users", Audit: p + "Audit", Records: p + "Records", Outbox: p + "Outbox", Runs: p + "Runs", Notices: p + "Notices"}
 	return t, dynamo.CreateTables(ctx, db, t)
 }

@@ -127,7 +127,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if s.ddb, err = dynamotest.Start(dir, o.DynamoPort); err != nil {
 		return nil, err
 	}
-	s.Tables = dynamo.Tables{Users: "dormancy-users", Audit: "dormancy-audit", Records: "dormancy-records", Outbox: "dormancy-outbox"}
+	s.Tables = dynamo.Tables{Users: "dormancy-users", Audit: "dormancy-audit", Records: "dormancy-records", Outbox: "dormancy-outbox", Runs: "dormancy-runs", Notices: "dormancy-notices"}
 	db := dynamotest.NewClient(s.ddb.Endpoint)
 	if err = dynamo.CreateTables(ctx, db, s.Tables); err != nil {
 		return nil, err
@@ -191,7 +191,8 @@ func (s *Stack) wire(busURL string) error {
 	}
 	values := map[string]string{
 		"USERS_TABLE": s.Tables.Users, "AUDIT_TABLE": s.Tables.Audit, "RECORDS_TABLE": s.Tables.Records, "OUTBOX_TABLE": s.Tables.Outbox,
-		"EVENT_BUS_NAME": "dormancy-local", "EXEMPT_GROUPS": "BreakGlass",
+		"RUNS_TABLE": s.Tables.Runs, "NOTICES_TABLE": s.Tables.Notices,
+		"EVENT_BUS_NAME": "dormancy-local", "EXEMPT_GROUPS": "BreakGlass", "SCOPE_GROUPS": "", "ADMIN_CONTACT": "",
 		// USER_POOL_ID stays unset: cognito-local cannot revoke sessions.
 	}
 	maps.Copy(values, s.opts.Env)

@@ -349,6 +349,10 @@ func TestEachFunctionIsGivenItsDeclaredEnvironment(t *testing.T) {
 			"EXEMPT_GROUPS": "BreakGlass", "ADMIN_GROUPS": "Admin,Ops", "COGNITO_RPS": "10"}
 	})
 	for _, f := range access.Functions {
+		if s.functions[f.Name] == nil {
+			t.Errorf("%s is declared but not wired in the local stack", f.Name)
+			continue
+		}
 		var want []string
 		for _, v := range f.Env() {
 			// The one declared variable the local stack has no value for:
@@ -361,7 +365,7 @@ func TestEachFunctionIsGivenItsDeclaredEnvironment(t *testing.T) {
 			t.Errorf("%s was given %v, want %v (access.Get(%q).Env())", f.Name, got, want, f.Name)
 		}
 		c := s.configs[f.Name]
-		named := map[string]string{"Users": c.UsersTable, "Audit": c.AuditTable, "Records": c.RecordsTable, "Outbox": c.OutboxTable}
+		named := map[string]string{"Users": c.UsersTable, "Audit": c.AuditTable, "Records": c.RecordsTable, "Outbox": c.OutboxTable, "Runs": c.RunsTable, "Notices": c.NoticesTable}
 		for _, tbl := range dynamo.Schema {
 			if declared := slices.Contains(f.Tables(), tbl.Name); declared != (named[tbl.Name] != "") {
 				t.Errorf("%s: declares %s: %v, but its configuration names it %q", f.Name, tbl.Name, declared, named[tbl.Name])

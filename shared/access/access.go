@@ -42,13 +42,18 @@ type Function struct {
 	// PoolActions are the cognito-idp actions it calls, on the one pool
 	// (USER_POOL_ID).
 	PoolActions []string
+	// SendEmail: it sends mail through SES (API v2) from SENDER_EMAIL, and
+	// may do so only from that identity.
+	SendEmail bool
+	// Invokes names the functions it invokes (asynchronously).
+	Invokes []string
 	// Settings are the environment variables it reads beyond the policy and
 	// its tables' names.
 	Settings []string
 }
 
 // PolicyVars are the policy settings every function reads (spec §3).
-var PolicyVars = []string{"DORMANCY_DAYS", "WARNING_DAYS", "GROUP_POLICIES", "EXEMPT_GROUPS", "ADMIN_GROUPS"}
+var PolicyVars = []string{"DORMANCY_DAYS", "WARNING_DAYS", "GROUP_POLICIES", "EXEMPT_GROUPS", "ADMIN_GROUPS", "SCOPE_GROUPS", "ADMIN_CONTACT"}
 
 // ContextVars maps the CDK context keys of cdk.json that set a function's
 // environment to the variables they set, for the deployed stack and for
@@ -56,6 +61,9 @@ var PolicyVars = []string{"DORMANCY_DAYS", "WARNING_DAYS", "GROUP_POLICIES", "EX
 var ContextVars = map[string]string{
 	"dormancyDays": "DORMANCY_DAYS", "warningDays": "WARNING_DAYS", "groupPolicies": "GROUP_POLICIES",
 	"exemptGroups": "EXEMPT_GROUPS", "adminGroups": "ADMIN_GROUPS", "cognitoRps": "COGNITO_RPS",
+	"scopeGroups": "SCOPE_GROUPS", "adminContact": "ADMIN_CONTACT",
+	"holdAboveCount": "HOLD_ABOVE_COUNT", "holdAbovePercent": "HOLD_ABOVE_PERCENT", "syncRps": "SYNC_RPS",
+	"senderEmail": "SENDER_EMAIL", "adminNotifyEmail": "ADMIN_NOTIFY_EMAIL",
 }
 
 // AuditDenied are the actions every role is explicitly denied on the Audit
@@ -101,6 +109,17 @@ var Functions = []Function{
 		},
 		PutEvents: true,
 		Settings:  []string{"EVENT_BUS_NAME"},
+	},
+	{
+		Name: "Notify", Dir: "notify", Timeout: time.Minute, MemoryMB: 256,
+		Grants: []Grant{
+			// whom to write to: the user's e-mail and name
+			{Table: "Users", Actions: []string{"GetItem"}},
+			// one notice per event, however often it is delivered
+			{Table: "Notices", Actions: []string{"GetItem", "PutItem", "UpdateItem"}},
+		},
+		SendEmail: true,
+		Settings:  []string{"SENDER_EMAIL", "ADMIN_NOTIFY_EMAIL"},
 	},
 	{
 		Name: "Api", Dir: "api", Timeout: 10 * time.Second, MemoryMB: 512,
@@ -178,6 +197,9 @@ func (f Function) Required() []string {
 	out := f.TableVars()
 	if f.PutEvents {
 		out = append(out, "EVENT_BUS_NAME")
+	}
+	if f.SendEmail {
+		out = append(out, "SENDER_EMAIL")
 	}
 	return out
 }

@@ -20,6 +20,7 @@ type userView struct {
 	ActiveStatus   string            `json:"activeStatus"`
 	Status         dormancy.Status   `json:"status"`
 	Groups         []string          `json:"groups"`
+	Email          string            `json:"email,omitempty"`
 	CreationSource string            `json:"creationSource"`
 	CreatedAt      string            `json:"createdAt,omitempty"`
 	ImportedAt     string            `json:"importedAt,omitempty"`
@@ -52,7 +53,7 @@ type reactivationView struct {
 func view(u dormancy.User, c Caller) userView {
 	v := userView{
 		UserID: u.UserID, Username: u.Username, ActiveStatus: u.ActiveStatus(), Status: u.Status,
-		Groups: u.Groups, CreationSource: string(u.CreationSource), CreatedAt: dormancy.FormatTime(u.CreatedAt),
+		Groups: u.Groups, Email: u.Email, CreationSource: string(u.CreationSource), CreatedAt: dormancy.FormatTime(u.CreatedAt),
 		ImportedAt: dormancy.FormatTime(u.ImportedAt), LastLoginAt: dormancy.FormatTime(u.LastLoginAt),
 		LastActivityAt: dormancy.FormatTime(u.LastActivity()), Actions: []string{},
 	}

@@ -36,7 +36,7 @@ type Env struct {
 // Tables are the DynamoDB table names from the configuration.
 func (e Env) Tables() dynamo.Tables {
 	c := e.Config
-	return dynamo.Tables{Users: c.UsersTable, Audit: c.AuditTable, Records: c.RecordsTable, Outbox: c.OutboxTable}
+	return dynamo.Tables{Users: c.UsersTable, Audit: c.AuditTable, Records: c.RecordsTable, Outbox: c.OutboxTable, Runs: c.RunsTable, Notices: c.NoticesTable}
 }
 
 // MustLoad reads everything the named function (its Dir in shared/access,

@@ -6,8 +6,11 @@ package config
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 )
@@ -22,9 +25,26 @@ type Config struct {
 	AuditTable   string
 	RecordsTable string
 	OutboxTable  string
+	RunsTable    string
+	NoticesTable string
 	EventBusName string
 	UserPoolID   string
 	CognitoRPS   float64
+
+	// Guard against mass deactivation (spec §5): a sweep that would
+	// deactivate more than HoldAboveCount users and more than
+	// HoldAbovePercent of the active ones holds. 0 in either turns it off.
+	HoldAboveCount   int
+	HoldAbovePercent float64
+	// SyncRPS paces the pool sync's Cognito reads (ListUsers,
+	// ListUsersInGroup, ListGroups).
+	SyncRPS float64
+
+	// Notices (spec §13): the sender of every mail, the admins' address
+	// (optional) and whom refused users are told to contact (optional).
+	SenderEmail      string
+	AdminNotifyEmail string
+	AdminContact     string
 }
 
 // Lookup reads a variable; os.LookupEnv in production, a map in tests.
@@ -65,6 +85,30 @@ func Load(lookup Lookup) (Config, error) {
 	c.AuditTable = get("AUDIT_TABLE")
 	c.RecordsTable = get("RECORDS_TABLE")
 	c.OutboxTable = get("OUTBOX_TABLE")
+	c.RunsTable = get("RUNS_TABLE")
+	c.NoticesTable = get("NOTICES_TABLE")
+	if c.HoldAboveCount, err = intVar(get, "HOLD_ABOVE_COUNT", 50, 0, 10_000_000); err != nil {
+		return c, err
+	}
+	if c.HoldAbovePercent, err = floatVar(get, "HOLD_ABOVE_PERCENT", 10, 0, 100); err != nil {
+		return c, err
+	}
+	if c.SyncRPS, err = floatVar(get, "SYNC_RPS", 10, 0.1, 50); err != nil {
+		return c, err
+	}
+	for _, v := range []struct {
+		name string
+		dst  *string
+	}{{"SENDER_EMAIL", &c.SenderEmail}, {"ADMIN_NOTIFY_EMAIL", &c.AdminNotifyEmail}} {
+		if *v.dst = get(v.name); *v.dst != "" && !emailPattern.MatchString(*v.dst) {
+			return c, fmt.Errorf("%s: %q is not an e-mail address", v.name, *v.dst)
+		}
+	}
+	c.AdminContact = get("ADMIN_CONTACT")
+	if n := utf8.RuneCountInString(c.AdminContact); n > 200 || !utf8.ValidString(c.AdminContact) ||
+		strings.IndexFunc(c.AdminContact, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return c, fmt.Errorf("ADMIN_CONTACT: must be at most 200 printable characters")
+	}
 	c.EventBusName = get("EVENT_BUS_NAME")
 	c.UserPoolID = get("USER_POOL_ID")
 	c.CognitoRPS = 20
@@ -83,6 +127,7 @@ func (c Config) Require(names ...string) error {
 	vals := map[string]string{
 		"USERS_TABLE": c.UsersTable, "AUDIT_TABLE": c.AuditTable, "RECORDS_TABLE": c.RecordsTable,
 		"OUTBOX_TABLE": c.OutboxTable, "EVENT_BUS_NAME": c.EventBusName, "USER_POOL_ID": c.UserPoolID,
+		"RUNS_TABLE": c.RunsTable, "NOTICES_TABLE": c.NoticesTable, "SENDER_EMAIL": c.SenderEmail,
 	}
 	for _, n := range names {
 		v, known := vals[n]
@@ -94,6 +139,20 @@ func (c Config) Require(names ...string) error {
 		}
 	}
 	return nil
+}
+
+var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+
+func floatVar(get func(string) string, name string, def, min, max float64) (float64, error) {
+	v := get(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < min || f > max {
+		return 0, fmt.Errorf("%s: %q must be a number from %g to %g", name, v, min, max)
+	}
+	return f, nil
 }
 
 func intVar(get func(string) string, name string, def, min, max int) (int, error) {

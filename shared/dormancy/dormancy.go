@@ -48,6 +48,7 @@ type User struct {
 	Username       string
 	Status         Status
 	Groups         []string
+	Email          string         // from Cognito's email attribute; empty if it has none
 	CreationSource CreationSource // blank for users that existed before Dormancy
 	CreatedAt      time.Time
 	LastLoginAt    time.Time

@@ -13,12 +13,60 @@ import (
 const (
 	SourceUsers   = "dormancy.users"
 	SourceRecords = "dormancy.records"
+	SourceSweeps  = "dormancy.sweeps"
 
 	TypeUserDeactivated     = "UserDeactivated"
 	TypeUserReactivated     = "UserReactivated"
 	TypeUserDormancyWarning = "UserDormancyWarning"
 	TypeRecordUserCleared   = "RecordUserCleared"
+	TypeSweepHeld           = "SweepHeld"
+	TypeSweepCompleted      = "SweepCompleted"
 )
+
+// Why a sweep was held (spec §5).
+const (
+	HoldTooMany             = "TooMany"
+	HoldTriggersNotAttached = "TriggersNotAttached"
+)
+
+// SweepHeld is the detail of a SweepHeld event: a sweep deactivated nobody
+// because it would have deactivated too many users at once, or because the
+// pool does not call the login hook (so sign-ins are not being stamped).
+type SweepHeld struct {
+	EventID    string `json:"eventId"`
+	RunID      string `json:"runId"`
+	OccurredAt string `json:"occurredAt"`
+	HoldReason string `json:"holdReason"`
+	// Due is how many users the run would have deactivated; ActiveUsers the
+	// active population it measured them against.
+	Due              int      `json:"due"`
+	ActiveUsers      int      `json:"activeUsers"`
+	HoldAboveCount   int      `json:"holdAboveCount"`
+	HoldAbovePercent float64  `json:"holdAbovePercent"`
+	MissingTriggers  []string `json:"missingTriggers,omitempty"`
+}
+
+// SweepCompleted is the detail of a SweepCompleted event, sent once per
+// sweep run that deactivated anyone: the admins' digest of who and why.
+type SweepCompleted struct {
+	EventID     string             `json:"eventId"`
+	RunID       string             `json:"runId"`
+	OccurredAt  string             `json:"occurredAt"`
+	Deactivated int                `json:"deactivated"`
+	Users       []DeactivatedEntry `json:"users"` // the first MaxDigestUsers
+}
+
+// DeactivatedEntry is one user of a SweepCompleted digest.
+type DeactivatedEntry struct {
+	UserID        string `json:"userId"`
+	Username      string `json:"username"`
+	Reason        Reason `json:"reason"`
+	ThresholdDays int    `json:"thresholdDays"`
+}
+
+// MaxDigestUsers bounds a SweepCompleted event's list (EventBridge takes
+// 256 KB an entry); Deactivated has the full count.
+const MaxDigestUsers = 500
 
 // UserDeactivated is the detail of a UserDeactivated event.
 type UserDeactivated struct {

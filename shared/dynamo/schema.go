@@ -9,6 +9,9 @@ type Table struct {
 	Indexes []Index
 	// Retain: the data must survive a stack deletion.
 	Retain bool
+	// TTL names the attribute (epoch seconds) after which DynamoDB may
+	// delete an item; empty for none.
+	TTL string
 }
 
 // Index declares a global secondary index.
@@ -49,11 +52,18 @@ var Schema = []Table{
 		Indexes: []Index{{Name: IndexByUser, PK: "refUserId", SK: "refKey", Projection: "INCLUDE", NonKey: []string{"field", "module"}}},
 	},
 	{Name: "Outbox", EnvVar: "OUTBOX_TABLE", PK: "shard", SK: "sk"},
+	// Runs: every sweep and pool sync run (pk "RUN#sweep" or "RUN#sync", sk
+	// startedAt#runId), and the state that lives between runs (pk "STATE":
+	// the sweep's hold, the pool sync's place).
+	{Name: "Runs", EnvVar: "RUNS_TABLE", PK: "pk", SK: "sk", Retain: true},
+	// Notices: one item per event a notice was sent for, so that a
+	// redelivered event mails nobody twice; kept 30 days.
+	{Name: "Notices", EnvVar: "NOTICES_TABLE", PK: "eventId", TTL: "expiresAt"},
 }
 
 // Tables holds the deployed names of the tables.
 type Tables struct {
-	Users, Audit, Records, Outbox string
+	Users, Audit, Records, Outbox, Runs, Notices string
 }
 
 // name returns the deployed name of a declared table.
@@ -67,6 +77,10 @@ func (t Tables) name(logical string) string {
 		return t.Records
 	case "Outbox":
 		return t.Outbox
+	case "Runs":
+		return t.Runs
+	case "Notices":
+		return t.Notices
 	}
 	return ""
 }

@@ -58,7 +58,7 @@ func TestConditionsBecomeDomainErrors(t *testing.T) {
 	if err := s.CreateUser(ctx, u, dormancy.AuditEntry{ID: "x", UserID: "u1", OccurredAt: t0}); !errors.Is(err, dormancy.ErrExists) {
 		t.Errorf("second create: %v", err)
 	}
-	if err := s.RecordSignIn(ctx, "ghost", t0); !errors.Is(err, dormancy.ErrNotFound) {
+	if err := s.RecordSignIn(ctx, "ghost", t0, ""); !errors.Is(err, dormancy.ErrNotFound) {
 		t.Errorf("sign-in of an unknown user: %v", err)
 	}
 	c, _ := dormancy.DeactivateByAdmin(u, "admin", "left", 45, t0)
@@ -68,10 +68,10 @@ func TestConditionsBecomeDomainErrors(t *testing.T) {
 	if err := s.Apply(ctx, c); !errors.Is(err, dormancy.ErrConflict) {
 		t.Errorf("the same change twice: %v", err)
 	}
-	if err := s.RecordSignIn(ctx, "u1", t0); !errors.Is(err, dormancy.ErrConflict) {
+	if err := s.RecordSignIn(ctx, "u1", t0, ""); !errors.Is(err, dormancy.ErrConflict) {
 		t.Errorf("sign-in of a deactivated user: %v", err)
 	}
-	if err := s.SetGroups(ctx, "ghost", []string{"x"}); !errors.Is(err, dormancy.ErrNotFound) {
+	if err := s.SetProfile(ctx, "ghost", dynamo.Profile{Groups: []string{"x"}}); !errors.Is(err, dormancy.ErrNotFound) {
 		t.Errorf("groups of an unknown user: %v", err)
 	}
 }
@@ -134,7 +134,7 @@ func TestSweepIndex(t *testing.T) {
 	}
 	// A sign-in moves a warned user back to the not-yet-warned shard, past
 	// the cut-off.
-	if err := s.RecordSignIn(ctx, "old01", t0); err != nil {
+	if err := s.RecordSignIn(ctx, "old01", t0, ""); err != nil {
 		t.Fatal(err)
 	}
 	if w, _ := read(true); len(w) != 0 {

@@ -30,6 +30,7 @@ func userItem(u dormancy.User) map[string]types.AttributeValue {
 		}
 	}
 	set("creationSource", string(u.CreationSource))
+	set("email", u.Email)
 	set("lastLoginAt", ts(u.LastLoginAt))
 	set("reactivatedAt", ts(u.ReactivatedAt))
 	set("importedAt", ts(u.ImportedAt))
@@ -99,7 +100,7 @@ func userFrom(it map[string]types.AttributeValue) (dormancy.User, error) {
 		return v
 	}
 	u := dormancy.User{
-		UserID: s("userId"), Username: s("username"), Status: dormancy.Status(s("status")),
+		UserID: s("userId"), Username: s("username"), Status: dormancy.Status(s("status")), Email: s("email"),
 		CreationSource: dormancy.CreationSource(s("creationSource")),
 		CreatedAt:      t("createdAt"), LastLoginAt: t("lastLoginAt"), ReactivatedAt: t("reactivatedAt"),
 		ImportedAt: t("importedAt"), WarnedAt: t("warnedAt"), Version: n("version"),

@@ -94,17 +94,24 @@ func (s *Store) CreateUser(ctx context.Context, u dormancy.User, audit dormancy.
 // a sign-in never reactivates anyone. It starts a new dormancy period, so a
 // warning sent in the old one no longer counts. It returns ErrNotFound when
 // the user has no record and ErrConflict when the user is not ACTIVE.
-func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) error {
+func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time, email string) error {
 	active := dormancy.User{UserID: userID, Status: dormancy.Active}
+	expr := "SET lastLoginAt = :t, lastActivityAt = :t, listKey = :lk, sweepShard = :shard"
+	values := map[string]types.AttributeValue{
+		":t": str(ts(at)), ":lk": str(listKey(at, userID)), ":shard": str(sweepShard(active)), ":active": str(string(dormancy.Active)),
+	}
+	if email != "" {
+		// The e-mail Cognito sent with the sign-in, in the same write.
+		expr += ", email = :e"
+		values[":e"] = str(email)
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &s.tables.Users,
-		Key:                      userKey(userID),
-		UpdateExpression:         aws.String("SET lastLoginAt = :t, lastActivityAt = :t, listKey = :lk, sweepShard = :shard REMOVE warnedAt"),
-		ConditionExpression:      aws.String("#status = :active"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":t": str(ts(at)), ":lk": str(listKey(at, userID)), ":shard": str(sweepShard(active)), ":active": str(string(dormancy.Active)),
-		},
+		TableName:                           &s.tables.Users,
+		Key:                                 userKey(userID),
+		UpdateExpression:                    aws.String(expr + " REMOVE warnedAt"),
+		ConditionExpression:                 aws.String("#status = :active"),
+		ExpressionAttributeNames:            map[string]string{"#status": "status"},
+		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err != nil {
@@ -116,19 +123,45 @@ func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time) e
 	return nil
 }
 
-// SetGroups records the user's groups as Cognito sent them at token
-// generation. It returns ErrNotFound when the user has no record.
-func (s *Store) SetGroups(ctx context.Context, userID string, groups []string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// Profile is what Cognito says of a user beyond their state: the groups
+// (sent only at token generation, or read by the pool sync) and the e-mail.
+// A nil Groups leaves the groups as they are; an empty Email, the e-mail.
+type Profile struct {
+	Groups []string
+	Email  string
+}
+
+// SetProfile records a user's groups and e-mail as Cognito has them. It
+// returns ErrNotFound when the user has no record.
+func (s *Store) SetProfile(ctx context.Context, userID string, p Profile) error {
+	var set []string
+	values := map[string]types.AttributeValue{}
+	names := map[string]string{}
+	if p.Groups != nil {
+		set = append(set, "#groups = :g")
+		names["#groups"] = "groups"
+		values[":g"] = groupsValue(p.Groups)
+	}
+	if p.Email != "" {
+		set = append(set, "email = :e")
+		values[":e"] = str(p.Email)
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	in := &dynamodb.UpdateItemInput{
 		TableName:                 &s.tables.Users,
 		Key:                       userKey(userID),
-		UpdateExpression:          aws.String("SET #groups = :g"),
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
 		ConditionExpression:       aws.String("attribute_exists(userId)"),
-		ExpressionAttributeNames:  map[string]string{"#groups": "groups"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":g": groupsValue(groups)},
-	})
-	if err = translate("set groups of "+userID, err); isConflict(err) {
-		return fmt.Errorf("set groups of %s: %w", userID, dormancy.ErrNotFound)
+		ExpressionAttributeValues: values,
+	}
+	if len(names) > 0 {
+		in.ExpressionAttributeNames = names
+	}
+	_, err := s.db.UpdateItem(ctx, in)
+	if err = translate("set profile of "+userID, err); isConflict(err) {
+		return fmt.Errorf("set profile of %s: %w", userID, dormancy.ErrNotFound)
 	}
 	return err
 }

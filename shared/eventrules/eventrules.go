@@ -23,3 +23,14 @@ func (p Pattern) JSON() string {
 
 // UserDeactivated routes every deactivation to the reassignment function.
 var UserDeactivated = Pattern{Source: []string{dormancy.SourceUsers}, DetailType: []string{dormancy.TypeUserDeactivated}}
+
+// Notices routes what people are told about to the notify function: a
+// user's warning, deactivation and reactivation, and the admins' held sweep
+// and per-run digest.
+var Notices = Pattern{
+	Source: []string{dormancy.SourceUsers, dormancy.SourceSweeps},
+	DetailType: []string{
+		dormancy.TypeUserDormancyWarning, dormancy.TypeUserDeactivated, dormancy.TypeUserReactivated,
+		dormancy.TypeSweepHeld, dormancy.TypeSweepCompleted,
+	},
+}

@@ -19,14 +19,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/dynamo"
 )
 
 // Store is what the hook needs from the data store.
 type Store interface {
 	GetUser(ctx context.Context, userID string) (dormancy.User, error)
 	CreateUser(ctx context.Context, u dormancy.User, audit dormancy.AuditEntry) error
-	RecordSignIn(ctx context.Context, userID string, at time.Time) error
-	SetGroups(ctx context.Context, userID string, groups []string) error
+	RecordSignIn(ctx context.Context, userID string, at time.Time, email string) error
+	SetProfile(ctx context.Context, userID string, p dynamo.Profile) error
 	Apply(ctx context.Context, c dormancy.Change) error
 }
 
@@ -151,6 +152,12 @@ func (h *Hook) preAuthentication(ctx context.Context, log *slog.Logger, userName
 		log.ErrorContext(ctx, "cannot read user; refusing sign-in", "userId", id, "err", err)
 		return unavailable
 	}
+	if p := changedProfile(u, nil, email(attrs)); p != nil {
+		// Rare (the e-mail changed in Cognito): one more write, not refused on.
+		if err := h.store.SetProfile(ctx, id, *p); err != nil {
+			log.WarnContext(ctx, "cannot record the user's e-mail", "userId", id, "err", err)
+		}
+	}
 	return h.admit(ctx, log, u)
 }
 
@@ -202,12 +209,13 @@ func (h *Hook) postAuthentication(ctx context.Context, log *slog.Logger, userNam
 	}
 	now := h.now()
 	for attempt := 0; ; attempt++ {
-		err = h.store.RecordSignIn(ctx, id, now)
+		err = h.store.RecordSignIn(ctx, id, now, email(attrs))
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, dormancy.ErrNotFound) && attempt == 0:
 			u, audit := dormancy.NewAccount(id, name, nil, dormancy.FirstLogin, id, now, now)
+			u.Email = email(attrs)
 			err = h.store.CreateUser(ctx, u, audit)
 			if err == nil {
 				log.InfoContext(ctx, "created at first sign-in", "userId", id)
@@ -249,6 +257,7 @@ func (h *Hook) postConfirmation(ctx context.Context, log *slog.Logger, src, user
 	}
 	now := h.now()
 	u, audit := dormancy.NewAccount(id, name, nil, source, id, now, now)
+	u.Email = email(attrs)
 	switch err := h.store.CreateUser(ctx, u, audit); {
 	case err == nil:
 		log.InfoContext(ctx, "created", "userId", id, "creationSource", source)
@@ -286,6 +295,7 @@ func (h *Hook) preTokenGeneration(ctx context.Context, log *slog.Logger, src, us
 	case errors.Is(err, dormancy.ErrNotFound):
 		now := h.now()
 		nu, audit := dormancy.NewAccount(id, name, groups, dormancy.FirstLogin, id, now, now)
+		nu.Email = email(attrs)
 		if src == "TokenGeneration_RefreshTokens" {
 			nu.LastLoginAt = time.Time{} // a refresh is not a sign-in
 		}
@@ -298,8 +308,8 @@ func (h *Hook) preTokenGeneration(ctx context.Context, log *slog.Logger, src, us
 		log.ErrorContext(ctx, "cannot read user; refusing tokens", "userId", id, "err", err)
 		return unavailable
 	}
-	if !sameSet(u.Groups, groups) {
-		if err := h.store.SetGroups(ctx, id, groups); err != nil {
+	if p := changedProfile(u, groups, email(attrs)); p != nil {
+		if err := h.store.SetProfile(ctx, id, *p); err != nil {
 			log.ErrorContext(ctx, "cannot record groups", "userId", id, "err", err)
 			return unavailable
 		}
@@ -307,6 +317,31 @@ func (h *Hook) preTokenGeneration(ctx context.Context, log *slog.Logger, src, us
 		u.Groups = groups
 	}
 	return h.admit(ctx, log, u)
+}
+
+// email is the user's e-mail as Cognito sent it, if it looks like one.
+func email(attrs map[string]string) string {
+	e := strings.TrimSpace(attrs["email"])
+	if len(e) > 254 || strings.Count(e, "@") != 1 || strings.ContainsAny(e, " \t\r\n") {
+		return ""
+	}
+	return e
+}
+
+// changedProfile is what to record of groups (nil: keep) and e-mail (empty:
+// keep) when they differ from the stored user; nil when nothing does.
+func changedProfile(u dormancy.User, groups []string, email string) *dynamo.Profile {
+	var p dynamo.Profile
+	if groups != nil && !sameSet(u.Groups, groups) {
+		p.Groups = groups
+	}
+	if email != "" && email != u.Email {
+		p.Email = email
+	}
+	if p.Groups == nil && p.Email == "" {
+		return nil
+	}
+	return &p
 }
 
 func sameSet(a, b []string) bool {

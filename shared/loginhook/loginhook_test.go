@@ -491,3 +491,43 @@ func TestUnknownStatusIsRefused(t *testing.T) {
 		wantRefused(t, f.call(t, src, "odd"), dormancy.MsgNotActive)
 	}
 }
+
+// The user's e-mail is recorded from Cognito's attributes by the triggers
+// that carry it: at creation, with a sign-in stamp (same write), and when it
+// changed in Cognito.
+func TestEmailIsRecordedFromCognito(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	withEmail := func(source, id, email string) error {
+		var ev map[string]any
+		json.Unmarshal(trigger(t, source, id), &ev)
+		ev["request"].(map[string]any)["userAttributes"].(map[string]any)["email"] = email
+		raw, _ := json.Marshal(ev)
+		_, err := f.hook.Handle(ctx, raw)
+		return err
+	}
+	if err := withEmail(postAuth, "e1", "first@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.store.GetUser(ctx, "e1"); u.Email != "first@example.com" {
+		t.Errorf("created at first sign-in with e-mail %q", u.Email)
+	}
+	if err := withEmail(preAuth, "e1", "moved@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.store.GetUser(ctx, "e1"); u.Email != "moved@example.com" {
+		t.Errorf("after a changed e-mail at PreAuthentication: %q", u.Email)
+	}
+	if err := withEmail(postAuth, "e1", "third@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.store.GetUser(ctx, "e1"); u.Email != "third@example.com" || u.LastLoginAt.IsZero() {
+		t.Errorf("after a sign-in: %+v", u)
+	}
+	if err := withEmail(tokenGen, "e1", "not an address"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.store.GetUser(ctx, "e1"); u.Email != "third@example.com" {
+		t.Errorf("a malformed e-mail replaced the recorded one: %q", u.Email)
+	}
+}

@@ -143,7 +143,7 @@ type signInFirst struct {
 func (s *signInFirst) Apply(ctx context.Context, c dormancy.Change) error {
 	if c.User.UserID == s.user {
 		s.once.Do(func() {
-			if err := s.Store.RecordSignIn(ctx, s.user, t0); err != nil {
+			if err := s.Store.RecordSignIn(ctx, s.user, t0, ""); err != nil {
 				panic(err)
 			}
 		})
@@ -326,7 +326,7 @@ func TestWarningsOncePerPeriod(t *testing.T) {
 		t.Fatalf("second sweep in the same period warned %d", s.Warned)
 	}
 	// A sign-in starts a new period; its warning window comes 38 days later.
-	if err := f.store.RecordSignIn(context.Background(), "w", f.now); err != nil {
+	if err := f.store.RecordSignIn(context.Background(), "w", f.now, ""); err != nil {
 		t.Fatal(err)
 	}
 	f.now = f.now.Add(days(39))

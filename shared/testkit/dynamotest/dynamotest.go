@@ -63,14 +63,14 @@ func NewTables(tb testing.TB, db *dynamodb.Client) dynamo.Tables {
 	b := make([]byte, 4)
 	rand.Read(b)
 	p := "t" + hex.EncodeToString(b) + "-"
-	names := dynamo.Tables{Users: p + "Users", Audit: p + "Audit", Records: p + "Records", Outbox: p + "Outbox"}
+	names := dynamo.Tables{Users: p + "Users", Audit: p + "Audit", Records: p + "Records", Outbox: p + "Outbox", Runs: p + "Runs", Notices: p + "Notices"}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := dynamo.CreateTables(ctx, db, names); err != nil {
 		tb.Fatalf("create tables: %v", err)
 	}
 	tb.Cleanup(func() {
-		for _, n := range []string{names.Users, names.Audit, names.Records, names.Outbox} {
+		for _, n := range []string{names.Users, names.Audit, names.Records, names.Outbox, names.Runs, names.Notices} {
 			db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &n})
 		}
 	})
@@ -103,7 +103,7 @@ func Items(tb testing.TB, db *dynamodb.Client, table string) []map[string]types.
 func Snapshot(tb testing.TB, db *dynamodb.Client, t dynamo.Tables) map[string][]string {
 	tb.Helper()
 	out := map[string][]string{}
-	for name, table := range map[string]string{"Users": t.Users, "Audit": t.Audit, "Records": t.Records, "Outbox": t.Outbox} {
+	for name, table := range map[string]string{"Users": t.Users, "Audit": t.Audit, "Records": t.Records, "Outbox": t.Outbox, "Runs": t.Runs, "Notices": t.Notices} {
 		var rows []string
 		for _, it := range Items(tb, db, table) {
 			var m map[string]any

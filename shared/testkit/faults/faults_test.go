@@ -146,7 +146,7 @@ func TestStoreCrashMidSweep(t *testing.T) {
 	}
 	defer func() { local.Stop() }()
 	db := dynamotest.NewClient(local.Endpoint)
-	tables := dynamo.Tables{Users: "Users", Audit: "Audit", Records: "Records", Outbox: "Outbox"}
+	tables := dynamo.Tables{Users: "Users", Audit: "Audit", Records: "Records", Outbox: "Outbox", Runs: "Runs", Notices: "Notices"}
 	if err := dynamo.CreateTables(context.Background(), db, tables); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestRacingChangesLeaveAnExplainedTrail(t *testing.T) {
 			id := fmt.Sprintf("r%02d", rng.IntN(users))
 			switch rng.IntN(4) {
 			case 0: // a sign-in (PostAuthentication's write)
-				s.RecordSignIn(ctx, id, now())
+				s.RecordSignIn(ctx, id, now(), "")
 			case 1: // a manual deactivation
 				if u, err := s.GetUser(ctx, id); err == nil {
 					if c, err := dormancy.DeactivateByAdmin(u, "admin-1", "racing", 45, now()); err == nil {
