@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
-	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/loginhook"
+	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 )
 
 // gateway is the REST API as API Gateway serves it: the ID token is checked

@@ -29,15 +29,15 @@ import (
 	"github.com/dormancy/dormancy/shared/access"
 	"github.com/dormancy/dormancy/shared/api"
 	"github.com/dormancy/dormancy/shared/boot"
-	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/config"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/eventrules"
-	"github.com/dormancy/dormancy/shared/testkit/localbus"
 	"github.com/dormancy/dormancy/shared/loginhook"
 	"github.com/dormancy/dormancy/shared/reassign"
 	"github.com/dormancy/dormancy/shared/sweeper"
+	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/localbus"
 )
 
 // Options say where the stack listens and what policy it runs.

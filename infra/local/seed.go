@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 )
 
 // SeedPassword is every seeded user's password.

@@ -18,12 +18,12 @@ import (
 	"github.com/dormancy/dormancy/shared/api"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
-	"github.com/dormancy/dormancy/shared/testkit/localbus"
-	"github.com/dormancy/dormancy/shared/testkit/localbus/localbustest"
 	"github.com/dormancy/dormancy/shared/loginhook"
 	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/sweeper"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/localbus"
+	"github.com/dormancy/dormancy/shared/testkit/localbus/localbustest"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }

@@ -19,8 +19,8 @@ import (
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/loginhook"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }

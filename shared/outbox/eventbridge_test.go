@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/testkit/localbus"
 	"github.com/dormancy/dormancy/shared/testkit/localbus/localbustest"
-	"github.com/dormancy/dormancy/shared/outbox"
 )
 
 var t0 = time.Date(2026, 11, 24, 23, 15, 0, 0, time.UTC)

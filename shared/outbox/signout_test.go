@@ -12,11 +12,11 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/outbox"
+	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }

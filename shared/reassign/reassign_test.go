@@ -17,11 +17,11 @@ import (
 	"github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/outbox"
+	"github.com/dormancy/dormancy/shared/reassign"
 	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/testkit/localbus"
 	"github.com/dormancy/dormancy/shared/testkit/localbus/localbustest"
-	"github.com/dormancy/dormancy/shared/outbox"
-	"github.com/dormancy/dormancy/shared/reassign"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/testkit/localbus"
 	"github.com/dormancy/dormancy/shared/testkit/localbus/localbustest"
-	"github.com/dormancy/dormancy/shared/outbox"
 )
 
 // testBus is a local PutEvents endpoint driven through the real SDK client,

@@ -18,9 +18,9 @@ import (
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/sweeper"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }

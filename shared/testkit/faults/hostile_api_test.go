@@ -14,8 +14,8 @@ import (
 
 	"github.com/dormancy/dormancy/shared/api"
 	"github.com/dormancy/dormancy/shared/dormancy"
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/reassign"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 // Hostile requests to every API route get a clear 4xx JSON error and write

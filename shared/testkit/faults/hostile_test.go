@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/loginhook"
 	"github.com/dormancy/dormancy/shared/sweeper"
+	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
 
 // hostile strings Cognito could never send: injection-looking values with
