@@ -14,7 +14,7 @@ DDB_SHA512 := sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCL
 # module's tree.
 NODE_DIR  := $(CACHE)/node-tools
 TOOLS_BIN := $(NODE_DIR)/node_modules/.bin
-FUNCTIONS := loginhook sweeper reassign api
+FUNCTIONS := loginhook sweeper reassign api notify poolsync
 TEST_PORT ?= 0
 
 .PHONY: help
@@ -43,13 +43,13 @@ $(DDB_DIR)/DynamoDBLocal.jar:
 .PHONY: dynamodb-local
 dynamodb-local: java $(DDB_DIR)/DynamoDBLocal.jar ## fetch DynamoDB Local into .cache/
 
-$(TOOLS_BIN)/cdk $(TOOLS_BIN)/cognito-local: tools/package.json tools/package-lock.json
+$(TOOLS_BIN)/cdk $(TOOLS_BIN)/cognito-local $(TOOLS_BIN)/aws-ses-v2-local: tools/package.json tools/package-lock.json
 	@mkdir -p $(NODE_DIR) && cp tools/package.json tools/package-lock.json $(NODE_DIR)/
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
-	@touch $(TOOLS_BIN)/cdk $(TOOLS_BIN)/cognito-local
+	@touch $(TOOLS_BIN)/cdk $(TOOLS_BIN)/cognito-local $(TOOLS_BIN)/aws-ses-v2-local
 
 .PHONY: node-tools
-node-tools: $(TOOLS_BIN)/cdk $(TOOLS_BIN)/cognito-local ## install the pinned CDK CLI and cognito-local
+node-tools: $(TOOLS_BIN)/cdk $(TOOLS_BIN)/cognito-local $(TOOLS_BIN)/aws-ses-v2-local ## install the pinned CDK CLI, cognito-local and aws-ses-v2-local
 
 # --- build -----------------------------------------------------------------
 
@@ -65,7 +65,7 @@ FORCE:
 # --- test ------------------------------------------------------------------
 
 .PHONY: test
-test: dynamodb-local node-tools ## run every test against DynamoDB Local and cognito-local
+test: dynamodb-local node-tools ## run every test against DynamoDB Local, cognito-local and aws-ses-v2-local
 	@$(GO) vet ./...
 	@GOOS=darwin $(GO) vet ./...
 	@DYNAMODB_LOCAL_DIR=$(DDB_DIR) TOOLS_BIN=$(TOOLS_BIN) $(GO) run ./shared/testkit/dynamotest/cmd/withddb -port $(TEST_PORT) -- \

@@ -25,6 +25,12 @@ type Settings struct {
 	CORSOrigins   []string
 	AlarmEmail    string
 	AssetsDir     string // where build/<function>/bootstrap live
+	// The sweep's guard (HOLD_ABOVE_COUNT, HOLD_ABOVE_PERCENT).
+	HoldAboveCount   int
+	HoldAbovePercent float64
+	// SyncSchedule is when the pool sync runs; SyncRPS its pace.
+	SyncSchedule string
+	SyncRPS      int
 	// ScopeGroups: only their members are deactivated for inactivity.
 	ScopeGroups string
 	// AdminContact ends every refusal message ("Please contact Admin at …").
@@ -44,7 +50,8 @@ var (
 // ParseSettings reads the context through get (which returns "" for a key
 // that is not set).
 func ParseSettings(get func(key string) string) (Settings, error) {
-	s := Settings{DormancyDays: 45, WarningDays: 7, AdminGroups: "Admin,Ops", Schedule: "cron(15 23 * * ? *)", CognitoRPS: 20, AssetsDir: "build"}
+	s := Settings{DormancyDays: 45, WarningDays: 7, AdminGroups: "Admin,Ops", Schedule: "cron(15 23 * * ? *)", CognitoRPS: 20, AssetsDir: "build",
+		HoldAboveCount: 50, HoldAbovePercent: 10, SyncSchedule: "cron(45 22 * * ? *)", SyncRPS: 10}
 	num := func(key string, dst *int, min, max int) error {
 		v := strings.TrimSpace(get(key))
 		if v == "" {
@@ -64,6 +71,19 @@ func ParseSettings(get func(key string) string) (Settings, error) {
 		return s, err
 	}
 	if err := num("cognitoRps", &s.CognitoRPS, 1, 25); err != nil {
+		return s, err
+	}
+	if err := num("holdAboveCount", &s.HoldAboveCount, 0, 10_000_000); err != nil {
+		return s, err
+	}
+	if v := strings.TrimSpace(get("holdAbovePercent")); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 100 {
+			return s, fmt.Errorf("context holdAbovePercent: %q must be a number from 0 to 100", v)
+		}
+		s.HoldAbovePercent = f
+	}
+	if err := num("syncRps", &s.SyncRPS, 1, 50); err != nil {
 		return s, err
 	}
 	s.GroupPolicies = strings.TrimSpace(get("groupPolicies"))
@@ -86,6 +106,12 @@ func ParseSettings(get func(key string) string) (Settings, error) {
 			return s, fmt.Errorf("context schedule: %q must be an EventBridge cron(...) or rate(...) expression", v)
 		}
 		s.Schedule = v
+	}
+	if v := strings.TrimSpace(get("syncSchedule")); v != "" {
+		if !schedulePattern.MatchString(v) {
+			return s, fmt.Errorf("context syncSchedule: %q must be an EventBridge cron(...) or rate(...) expression", v)
+		}
+		s.SyncSchedule = v
 	}
 	if v := strings.TrimSpace(get("userPoolId")); v != "" {
 		if !poolIDPattern.MatchString(v) {

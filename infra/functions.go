@@ -99,6 +99,9 @@ func (out *Stack) grantAccess(f access.Function, s Settings) {
 	if f.PutEvents {
 		out.Bus.GrantPutEventsTo(fn, nil)
 	}
+	if f.SendEmail {
+		fn.AddToRolePolicy(sendEmailStatement(out.Stack, s.SenderEmail))
+	}
 	if len(f.PoolActions) > 0 {
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   prefixed("cognito-idp:", f.PoolActions),
@@ -112,6 +115,20 @@ func (out *Stack) grantAccess(f access.Function, s Settings) {
 	}
 	values["EVENT_BUS_NAME"] = *out.Bus.EventBusName()
 	values["COGNITO_RPS"] = strconv.Itoa(s.CognitoRPS)
+	values["SENDER_EMAIL"], values["ADMIN_NOTIFY_EMAIL"] = s.SenderEmail, s.AdminNotifyEmail
+	values["HOLD_ABOVE_COUNT"] = strconv.Itoa(s.HoldAboveCount)
+	values["HOLD_ABOVE_PERCENT"] = strconv.FormatFloat(s.HoldAbovePercent, 'f', -1, 64)
+	values["SYNC_RPS"] = strconv.Itoa(s.SyncRPS)
+	values["LOGIN_HOOK_ARN"] = *out.LoginHook.FunctionArn()
+	if sync, ok := out.Functions["PoolSync"]; ok {
+		values["POOL_SYNC_FUNCTION"] = *sync.FunctionName()
+	}
+	for _, name := range f.Invokes {
+		// The function itself, not its versions (GrantInvoke adds ":*").
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("lambda:InvokeFunction"), Resources: &[]*string{out.Functions[name].FunctionArn()},
+		}))
+	}
 	// A pool the stack creates names the login hook as its trigger: the hook
 	// cannot name that pool back without a circular dependency.
 	if fn != out.LoginHook || s.UserPoolID != "" {

@@ -48,6 +48,12 @@ func permissionsTable() string {
 		if f.PutEvents {
 			other = append(other, "`events:PutEvents` on the bus")
 		}
+		for _, target := range f.Invokes {
+			other = append(other, "`lambda:InvokeFunction` on "+target)
+		}
+		if f.SendEmail {
+			other = append(other, "`ses:SendEmail` from the sender identity only")
+		}
 		if len(f.PoolActions) > 0 {
 			other = append(other, code(f.PoolActions, "cognito-idp:")+" on the pool")
 		}

@@ -67,7 +67,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	// shared/access (grantAccess, below), once the pool exists.
 	for _, f := range deployed(s) {
 		o := fnOpts{timeout: f.Timeout.Seconds(), memory: float64(f.MemoryMB)}
-		if f.Name == "Reassign" {
+		if f.Name == "Reassign" || f.Name == "Notify" {
 			o.onFailure = out.DLQ // failed async invocations go to the stack's DLQ
 		}
 		out.Functions[f.Name] = newFunction(st, f.Name, s, f.Dir, o)
@@ -82,6 +82,12 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 		Schedule: awsevents.Schedule_Expression(jsii.String(s.Schedule)), Description: jsii.String("Runs the dormancy sweep"),
 	})
 	schedule.AddTarget(awseventstargets.NewLambdaFunction(out.Sweeper, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(2)}))
+	// The pool sync, half an hour before the sweep by default, so that a
+	// user moved into an exempt group is exempt before it runs.
+	syncSchedule := awsevents.NewRule(st, jsii.String("SyncSchedule"), &awsevents.RuleProps{
+		Schedule: awsevents.Schedule_Expression(jsii.String(s.SyncSchedule)), Description: jsii.String("Brings the pool's users into Dormancy"),
+	})
+	syncSchedule.AddTarget(awseventstargets.NewLambdaFunction(out.Functions["PoolSync"], &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(2)}))
 
 	p := eventrules.UserDeactivated
 	rule := awsevents.NewRule(st, jsii.String("UserDeactivatedRule"), &awsevents.RuleProps{
@@ -92,6 +98,8 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	rule.AddTarget(awseventstargets.NewLambdaFunction(out.Reassign, &awseventstargets.LambdaFunctionProps{
 		DeadLetterQueue: out.DLQ, MaxEventAge: awscdk.Duration_Hours(jsii.Number(24)), RetryAttempts: jsii.Number(8),
 	}))
+
+	newNotices(st, out) // the Notices rule (with senderEmail) and the TTLs
 
 	newAPI(st, s, out.API, out.Pool)
 	newObservability(st, s, out)
@@ -246,7 +254,7 @@ func newObservability(scope constructs.Construct, s Settings, st *Stack) {
 	}
 	alarm("DeadLetters", st.DLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}), 1,
 		"Reassignment events failed after every retry and wait in the dead-letter queue")
-	for id, fn := range map[string]awslambda.Function{"LoginHook": st.LoginHook, "Sweeper": st.Sweeper, "Reassign": st.Reassign, "Api": st.API} {
+	for id, fn := range st.Functions {
 		alarm(id+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}), 1,
 			"The "+id+" function failed")
 	}
@@ -255,6 +263,11 @@ func newObservability(scope constructs.Construct, s Settings, st *Stack) {
 		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Hours(jsii.Number(1)),
 	})
 	alarm("EventsPending", pending, 1, "A sweep finished with events not yet accepted by EventBridge")
+	held := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("Dormancy"), MetricName: jsii.String("Held"),
+		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Hours(jsii.Number(1)),
+	})
+	alarm("SweepHeld", held, 1, "A sweep was held (too many users due at once, or the pool's triggers do not call the login hook): nobody was deactivated; see GET /runs and release with POST /sweeps/release")
 }
 
 // addErrorResponses makes what API Gateway answers itself (a missing or

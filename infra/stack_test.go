@@ -3,6 +3,7 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/dormancy/dormancy/shared/access"
 	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/eventrules"
 )
 
 // synthesized templates, one per settings, shared by the tests (each synth
@@ -116,7 +118,7 @@ func TestFunctions(t *testing.T) {
 		t.Fatalf("functions: %v (all but Notify, which needs senderEmail)", fns)
 	}
 	ids := logicalIDs(tpl)
-	wantTimeout := map[string]float64{"loginhook": 5, "sweeper": 900, "reassign": 300, "api": 10}
+	wantTimeout := map[string]float64{"loginhook": 5, "sweeper": 900, "reassign": 300, "api": 10, "poolsync": 900, "notify": 60}
 	for _, decl := range access.Functions {
 		name := decl.Dir
 		f, ok := fns[name]
@@ -250,20 +252,27 @@ func TestExistingPool(t *testing.T) {
 
 func TestScheduleAndRule(t *testing.T) {
 	tpl := template(t, nil)
-	var schedule, pattern map[string]any
+	var pattern map[string]any
 	var target map[string]any
+	schedules := map[string]any{} // target function -> expression
 	for _, r := range resources(tpl, "AWS::Events::Rule") {
 		p := props(r)
 		if s, ok := p["ScheduleExpression"]; ok {
-			schedule = map[string]any{"expr": s}
+			arn, _ := json.Marshal(p["Targets"].([]any)[0].(map[string]any)["Arn"])
+			for _, fn := range []string{"Sweeper", "PoolSync"} {
+				if strings.Contains(string(arn), `"`+fn) {
+					schedules[fn] = s
+				}
+			}
 		}
 		if ep, ok := p["EventPattern"].(map[string]any); ok {
 			pattern = ep
 			target = p["Targets"].([]any)[0].(map[string]any)
 		}
 	}
-	if schedule["expr"] != "cron(15 23 * * ? *)" {
-		t.Errorf("schedule %v", schedule)
+	// The pool sync runs half an hour before the sweep.
+	if !cmp.Equal(schedules, map[string]any{"Sweeper": "cron(15 23 * * ? *)", "PoolSync": "cron(45 22 * * ? *)"}) {
+		t.Errorf("schedules %v", schedules)
 	}
 	if !cmp.Equal(pattern, map[string]any{"source": []any{"dormancy.users"}, "detail-type": []any{"UserDeactivated"}}) {
 		t.Errorf("pattern %v", pattern)
@@ -419,7 +428,7 @@ func roleGrants(t *testing.T, tpl map[string]any, fn map[string]any) grants {
 // Each role is given exactly what shared/access declares, table by table
 // and index by index: a widened grant fails here.
 func TestRolesMatchTheDeclaration(t *testing.T) {
-	for _, ctx := range []map[string]string{nil, existingPool} {
+	for _, ctx := range []map[string]string{nil, existingPool, withSender} {
 		tpl := template(t, ctx)
 		fns := functionsByDescription(tpl)
 		x := logicalIDs(tpl)
@@ -456,13 +465,19 @@ func TestRolesMatchTheDeclaration(t *testing.T) {
 			if decl.PutEvents {
 				wantOther["events:PutEvents"] = is(arnOf(x.bus))
 			}
+			for _, target := range decl.Invokes {
+				wantOther["lambda:InvokeFunction"] = is(arnOf(logicalIDOfFunction(tpl, access.Get(target).Dir)))
+			}
 			for _, a := range decl.PoolActions {
 				wantOther["cognito-idp:"+a] = is(arnOf(x.pool))
 				if id := ctx["userPoolId"]; id != "" {
 					wantOther["cognito-idp:"+a] = func(got string) bool { return strings.Contains(got, ":userpool/"+id+`"`) }
 				}
 			}
-			if decl.Name == "Reassign" { // its failed async invocations go to the dead-letter queue
+			if decl.SendEmail { // SES, from the sender identity only
+				wantOther["ses:SendEmail"] = is(senderIdentityARN(ctx["senderEmail"]))
+			}
+			if decl.Name == "Reassign" || decl.Name == "Notify" { // their failed async invocations go to the dead-letter queue
 				for _, a := range []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"} {
 					wantOther[a] = is(arnOf(logicalIDOf(tpl, "AWS::SQS::Queue")))
 				}
@@ -542,7 +557,7 @@ func TestNoScanNoDeletesNoAuditChanges(t *testing.T) {
 // cdk-nag's AwsSolutions rules leave no unsuppressed error or warning, with
 // a new pool and with an existing one, CORS and an alarm address.
 func TestNagAwsSolutions(t *testing.T) {
-	for _, ctx := range []map[string]string{nil, existingPool, {"alarmEmail": "ops@example.com"}} {
+	for _, ctx := range []map[string]string{nil, existingPool, {"alarmEmail": "ops@example.com"}, withSender} {
 		if n := synth(t, ctx).nag; len(n) > 0 {
 			t.Errorf("context %v: cdk-nag findings:\n%s", ctx, strings.Join(n, "\n"))
 		}
@@ -638,7 +653,7 @@ func TestAlarms(t *testing.T) {
 		metrics = append(metrics, props(a)["MetricName"].(string))
 	}
 	sort.Strings(metrics)
-	want := []string{"ApproximateNumberOfMessagesVisible", "Errors", "Errors", "Errors", "Errors", "EventsPending"}
+	want := []string{"ApproximateNumberOfMessagesVisible", "Errors", "Errors", "Errors", "Errors", "Errors", "EventsPending", "Held"} // an Errors alarm per function
 	if !cmp.Equal(metrics, want) {
 		t.Errorf("alarms on %v, want %v", metrics, want)
 	}
@@ -684,6 +699,171 @@ func TestGatewayErrorsHaveTheAPIShape(t *testing.T) {
 		body := strings.ReplaceAll(got[typ], "$context.error.messageString", `"from API Gateway"`)
 		if err := json.Unmarshal([]byte(body), &doc); err != nil || doc.Error.Code == "" || doc.Error.Message == "" {
 			t.Errorf("%s: template %q", typ, got[typ])
+		}
+	}
+}
+
+// logicalIDOfFunction is the logical id of the function described
+// "Dormancy <dir>".
+func logicalIDOfFunction(tpl map[string]any, dir string) string {
+	for id, f := range resources(tpl, "AWS::Lambda::Function") {
+		if props(f)["Description"] == "Dormancy "+dir {
+			return id
+		}
+	}
+	return ""
+}
+
+// withSender deploys the notify function (spec §13).
+var withSender = map[string]string{"senderEmail": "dormancy@example.com", "adminNotifyEmail": "admins@example.com"}
+
+// senderIdentityARN is, as the template writes it, the ARN of the SES
+// identity of an e-mail address in the stack's account and region.
+func senderIdentityARN(email string) string {
+	b, _ := json.Marshal(map[string]any{"Fn::Join": []any{"", []any{
+		"arn:", map[string]any{"Ref": "AWS::Partition"}, ":ses:", map[string]any{"Ref": "AWS::Region"}, ":",
+		map[string]any{"Ref": "AWS::AccountId"}, ":identity/" + email,
+	}}})
+	return string(b)
+}
+
+// noticesRules are the rules with eventrules.Notices' pattern, by logical id.
+func noticesRules(tpl map[string]any) map[string]map[string]any {
+	want := map[string]any{}
+	json.Unmarshal([]byte(eventrules.Notices.JSON()), &want)
+	out := map[string]map[string]any{}
+	for id, r := range resources(tpl, "AWS::Events::Rule") {
+		if cmp.Equal(props(r)["EventPattern"], want) {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// With senderEmail, the notify function is deployed with its declared
+// environment, behind a rule on the bus with eventrules.Notices' pattern,
+// with the reassignment's retries and dead-letter queue, and may send mail
+// from the sender identity only.
+func TestNotices(t *testing.T) {
+	tpl := template(t, withSender)
+	x := logicalIDs(tpl)
+	fn := functionsByDescription(tpl)["notify"]
+	if fn == nil {
+		t.Fatal("no notify function with senderEmail")
+	}
+	fnID := logicalIDOfFunction(tpl, "notify")
+	vars := props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if d := cmp.Diff(access.Get("Notify").Env(), slices.Sorted(maps.Keys(vars))); d != "" {
+		t.Errorf("environment (-want +got):\n%s", d)
+	}
+	if vars["SENDER_EMAIL"] != "dormancy@example.com" || vars["ADMIN_NOTIFY_EMAIL"] != "admins@example.com" ||
+		!cmp.Equal(vars["NOTICES_TABLE"], map[string]any{"Ref": x.tables["Notices"]}) || !cmp.Equal(vars["USERS_TABLE"], map[string]any{"Ref": x.tables["Users"]}) {
+		t.Errorf("environment %v", vars)
+	}
+	if p := props(fn); p["Timeout"] != float64(60) || p["MemorySize"] != float64(256) {
+		t.Errorf("timeout %v, memory %v", p["Timeout"], p["MemorySize"])
+	}
+
+	rules := noticesRules(tpl)
+	if len(rules) != 1 {
+		t.Fatalf("rules with the Notices pattern: %d", len(rules))
+	}
+	for _, r := range rules {
+		p := props(r)
+		if !cmp.Equal(p["EventBusName"], map[string]any{"Ref": x.bus}) {
+			t.Errorf("rule on bus %v", p["EventBusName"])
+		}
+		targets := p["Targets"].([]any)
+		if len(targets) != 1 {
+			t.Fatalf("targets: %v", targets)
+		}
+		target := targets[0].(map[string]any)
+		if !cmp.Equal(target["Arn"], map[string]any{"Fn::GetAtt": []any{fnID, "Arn"}}) {
+			t.Errorf("target %v, want the notify function", target["Arn"])
+		}
+		if rp := target["RetryPolicy"].(map[string]any); rp["MaximumRetryAttempts"] != float64(8) || rp["MaximumEventAgeInSeconds"] != float64(86400) {
+			t.Errorf("retry policy %v", rp)
+		}
+		dlq := logicalIDOf(tpl, "AWS::SQS::Queue")
+		if !cmp.Equal(target["DeadLetterConfig"], map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}}) {
+			t.Errorf("dead-letter config %v", target["DeadLetterConfig"])
+		}
+	}
+	// Its failed async invocations go to the same queue.
+	found := false
+	for _, c := range resources(tpl, "AWS::Lambda::EventInvokeConfig") {
+		p := props(c)
+		if cmp.Equal(p["FunctionName"], map[string]any{"Ref": fnID}) {
+			_, found = p["DestinationConfig"].(map[string]any)["OnFailure"]
+		}
+	}
+	if !found {
+		t.Error("no on-failure destination for the notify function")
+	}
+
+	// SES: ses:SendEmail on the sender's identity alone, and only to the
+	// notify function's role.
+	ses := 0
+	for id, p := range resources(tpl, "AWS::IAM::Policy") {
+		for _, st := range props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			s := st.(map[string]any)
+			for _, a := range list(s["Action"]) {
+				if !strings.HasPrefix(a.(string), "ses:") {
+					continue
+				}
+				ses++
+				if res, _ := json.Marshal(s["Resource"]); a != "ses:SendEmail" || string(res) != senderIdentityARN("dormancy@example.com") {
+					t.Errorf("%s: %v on %s", id, a, res)
+				}
+			}
+		}
+	}
+	if g := roleGrants(t, tpl, fn); ses != 1 || len(g.other["ses:SendEmail"]) != 1 {
+		t.Errorf("SES granted %d times; the notify function's: %v", ses, g.other)
+	}
+}
+
+// Without senderEmail there is no notify function, no Notices rule and no
+// SES permission.
+func TestNoNoticesWithoutSender(t *testing.T) {
+	for _, ctx := range []map[string]string{nil, existingPool, {"adminNotifyEmail": "admins@example.com"}} {
+		tpl := template(t, ctx)
+		if fn := functionsByDescription(tpl)["notify"]; fn != nil {
+			t.Errorf("context %v: a notify function", ctx)
+		}
+		if n := len(noticesRules(tpl)); n != 0 {
+			t.Errorf("context %v: %d Notices rules", ctx, n)
+		}
+		b, _ := json.Marshal(resources(tpl, "AWS::IAM::Policy"))
+		if strings.Contains(string(b), `"ses:`) {
+			t.Errorf("context %v: an SES permission", ctx)
+		}
+	}
+}
+
+// DynamoDB deletes notices 30 days on (TTL on expiresAt, as
+// dynamo.Schema declares), whether or not the notify function is deployed.
+func TestNoticesExpire(t *testing.T) {
+	for _, ctx := range []map[string]string{nil, withSender} {
+		tpl := template(t, ctx)
+		x := logicalIDs(tpl)
+		ttls := map[string]any{}
+		for id, tb := range resources(tpl, "AWS::DynamoDB::Table") {
+			if ttl, ok := props(tb)["TimeToLiveSpecification"]; ok {
+				ttls[x.tableOf[id]] = ttl
+			}
+		}
+		want := map[string]any{}
+		for _, tb := range dynamo.Schema {
+			if tb.TTL != "" {
+				want[tb.Name] = map[string]any{"AttributeName": tb.TTL, "Enabled": true}
+			}
+		}
+		if want["Notices"] == nil {
+			t.Error("dynamo.Schema declares no TTL on Notices")
+		}
+		if d := cmp.Diff(want, ttls); d != "" {
+			t.Errorf("context %v: TTLs (-want +got):\n%s", ctx, d)
 		}
 	}
 }

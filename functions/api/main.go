@@ -15,5 +15,6 @@ func main() {
 	store := boot.Store(env)
 	relay := boot.Relay(env, store, boot.WithSignOuts)
 	a := api.New(store, env.Config.Policy, env.Config.AdminGroups, relay, time.Now, env.Log)
+	a.Sync = boot.SyncStarter(env) // POST /sync invokes the pool sync
 	lambda.Start(a.HandleProxy)
 }

@@ -16,6 +16,8 @@ func main() {
 	store := boot.Store(env)
 	relay := boot.Relay(env, store, boot.WithSignOuts)
 	sw := sweeper.New(store, relay, env.Config.Policy, time.Now, env.Log)
-	sw.Metrics = os.Stdout // CloudWatch reads EMF lines from the function's output
+	sw.Guard = env.Config.Guard()
+	sw.Pool = boot.Pool(env) // the triggers and the clients' session length
+	sw.Metrics = os.Stdout   // CloudWatch reads EMF lines from the function's output
 	lambda.Start(sw.Handle)
 }

@@ -41,6 +41,9 @@ func (o *Options) FromCDKContext(path string, lookup func(string) (string, bool)
 	if v, ok := doc.Context["schedule"]; ok && str(v) != "" {
 		o.Schedule = str(v)
 	}
+	if v, ok := doc.Context["syncSchedule"]; ok && str(v) != "" {
+		o.SyncSchedule = str(v)
+	}
 	for _, name := range access.ContextVars {
 		if v, ok := lookup(name); ok {
 			o.Env[name] = v

@@ -38,16 +38,21 @@ import (
 	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/testkit/localbus"
+	"github.com/dormancy/dormancy/shared/testkit/sestest"
 )
 
 // Options say where the stack listens and what policy it runs.
 type Options struct {
 	APIAddr     string // the REST API, 127.0.0.1:3000
 	InvokeAddr  string // the Lambda Invoke API and /local routes, 127.0.0.1:3001
+	ConsoleAddr string // the admin console, 127.0.0.1:3002 ("": none)
 	DynamoPort  int    // DynamoDB Local, 8000
 	CognitoPort int    // cognito-local, 9229
+	SESPort     int    // aws-ses-v2-local, 8005 (0: a free port)
 	DataDir     string // cognito-local's data
 	Schedule    string // the sweep's schedule expression
+	// SyncSchedule is the pool sync's ("": cron(45 22 * * ? *)).
+	SyncSchedule string
 	// Env overrides the functions' settings (DORMANCY_DAYS, …); each
 	// function is given those it declares in shared/access. A variable no
 	// function reads is an error.
@@ -58,7 +63,7 @@ type Options struct {
 // Defaults are the addresses of spec §11.
 func Defaults() Options {
 	return Options{
-		APIAddr: "127.0.0.1:3000", InvokeAddr: "127.0.0.1:3001", DynamoPort: 8000, CognitoPort: 9229,
+		APIAddr: "127.0.0.1:3000", InvokeAddr: "127.0.0.1:3001", ConsoleAddr: "127.0.0.1:3002", DynamoPort: 8000, CognitoPort: 9229, SESPort: 8005,
 		DataDir: ".dev", Schedule: "cron(15 23 * * ? *)",
 	}
 }
@@ -74,24 +79,36 @@ type Stack struct {
 	Tables    dynamo.Tables
 	APIURL    string
 	InvokeURL string
+	SESURL    string // aws-ses-v2-local: sent mail in a browser, and at GET /store
+	// ConsoleURL is the admin console's address, the one origin the
+	// REST API answers CORS for ("" without a console).
+	ConsoleURL string
 
-	opts       Options
-	log        *slog.Logger
-	ddb        *dynamotest.Local
-	cognito    *cognitotest.Local
-	cip        *cip.Client
-	bus        *localbus.Bus
-	store      *dynamo.Store
-	hook       *loginhook.Hook
-	functions  map[string]Function
-	given      map[string]map[string]string // per function, the variables it was given
-	configs    map[string]config.Config     // per function, the configuration it was built from
-	jwks       []byte
-	servers    []*http.Server
-	sched      Schedule
+	opts      Options
+	log       *slog.Logger
+	ddb       *dynamotest.Local
+	cognito   *cognitotest.Local
+	ses       *sestest.Local
+	cip       *cip.Client
+	bus       *localbus.Bus
+	store     *dynamo.Store
+	hook      *loginhook.Hook
+	functions map[string]Function
+	given     map[string]map[string]string // per function, the variables it was given
+	configs   map[string]config.Config     // per function, the configuration it was built from
+	jwks      []byte
+	servers   []*http.Server
+	sched     Schedule
+	syncSched Schedule
+	// SignOuts are the sessions the local stack revoked.
+	SignOuts   SignOuts
 	cognitoDir string
 	stop       chan struct{}
 	wg         sync.WaitGroup
+
+	// consoleListener holds the console's address from before the API
+	// starts (its CORS needs the origin) until it is served.
+	consoleListener net.Listener
 }
 
 // Start brings everything up, or nothing: a port already taken is an error
@@ -100,6 +117,13 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if o.SyncSchedule == "" {
+		o.SyncSchedule = "cron(45 22 * * ? *)"
+	}
+	syncSched, err := ParseSchedule(o.SyncSchedule)
+	if err != nil {
+		return nil, err
+	}
 	sched, err := ParseSchedule(o.Schedule)
 	if err != nil {
 		return nil, err
@@ -107,13 +131,13 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if err := checkOverrides(o.Env); err != nil {
 		return nil, err
 	}
-	for _, addr := range []string{o.APIAddr, o.InvokeAddr, "127.0.0.1:" + strconv.Itoa(o.DynamoPort), "127.0.0.1:" + strconv.Itoa(o.CognitoPort)} {
+	for _, addr := range []string{o.APIAddr, o.InvokeAddr, o.ConsoleAddr, "127.0.0.1:" + strconv.Itoa(o.DynamoPort), "127.0.0.1:" + strconv.Itoa(o.CognitoPort), "127.0.0.1:" + strconv.Itoa(o.SESPort)} {
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
 			return nil, fmt.Errorf("%s is already in use: is make dev already running? (stop it first)", addr)
 		}
 	}
-	s = &Stack{Clock: &Clock{}, opts: o, log: o.Log, sched: sched, stop: make(chan struct{}), functions: map[string]Function{}}
+	s = &Stack{Clock: &Clock{}, opts: o, log: o.Log, sched: sched, syncSched: syncSched, stop: make(chan struct{}), functions: map[string]Function{}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -152,13 +176,27 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if s.jwks, err = get(s.cognito.JWKSURL(s.PoolID)); err != nil {
 		return nil, fmt.Errorf("read the pool's JWKS: %w", err)
 	}
+	if err = s.startSES(); err != nil {
+		return nil, err
+	}
 
 	s.bus = localbus.New(nil)
 	busURL, err := s.serve("127.0.0.1:0", s.bus)
 	if err != nil {
 		return nil, err
 	}
+	if err = s.attachTriggers(ctx); err != nil {
+		return nil, err
+	}
+	// The Invoke API's address is known before the functions are wired:
+	// the API invokes the pool sync through it, as on AWS through Lambda.
+	invokeL, err := net.Listen("tcp", o.InvokeAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", o.InvokeAddr, err)
+	}
+	s.InvokeURL = "http://" + invokeL.Addr().String()
 	if err = s.wire(busURL); err != nil {
+		invokeL.Close()
 		return nil, err
 	}
 	if err = s.bus.Route("UserDeactivatedRule", eventrules.UserDeactivated.JSON(), func(ctx context.Context, env []byte) error {
@@ -167,14 +205,20 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	if s.APIURL, err = s.serve(o.APIAddr, http.HandlerFunc(s.gateway)); err != nil {
+	if err = s.routeNotices(); err != nil {
 		return nil, err
 	}
-	if s.InvokeURL, err = s.serve(o.InvokeAddr, s.invokeMux()); err != nil {
+	if err = s.listenConsole(o.ConsoleAddr); err != nil {
 		return nil, err
 	}
-	s.wg.Add(1)
+	if s.APIURL, err = s.serve(o.APIAddr, s.cors(http.HandlerFunc(s.gateway))); err != nil {
+		return nil, err
+	}
+	s.serveOn(invokeL, s.invokeMux())
+	s.serveConsole()
+	s.wg.Add(2)
 	go s.runSchedule()
+	go s.runSyncSchedule()
 	return s, nil
 }
 
@@ -186,14 +230,18 @@ func (s *Stack) wire(busURL string) error {
 	for k, v := range map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_DYNAMODB": s.ddb.Endpoint, "AWS_ENDPOINT_URL_EVENTBRIDGE": busURL,
+		"AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": s.cognito.Endpoint, "AWS_ENDPOINT_URL_LAMBDA": s.InvokeURL,
+		"AWS_ENDPOINT_URL_SESV2": s.SESURL,
 	} {
 		os.Setenv(k, v)
 	}
 	values := map[string]string{
 		"USERS_TABLE": s.Tables.Users, "AUDIT_TABLE": s.Tables.Audit, "RECORDS_TABLE": s.Tables.Records, "OUTBOX_TABLE": s.Tables.Outbox,
 		"RUNS_TABLE": s.Tables.Runs, "NOTICES_TABLE": s.Tables.Notices,
+		"SENDER_EMAIL": LocalSender, "ADMIN_NOTIFY_EMAIL": LocalAdmins,
 		"EVENT_BUS_NAME": "dormancy-local", "EXEMPT_GROUPS": "BreakGlass", "SCOPE_GROUPS": "", "ADMIN_CONTACT": "",
-		// USER_POOL_ID stays unset: cognito-local cannot revoke sessions.
+		"USER_POOL_ID": s.PoolID, "LOGIN_HOOK_ARN": LocalHookARN, "POOL_SYNC_FUNCTION": "PoolSync",
+		"COGNITO_RPS": "20", "HOLD_ABOVE_COUNT": "50", "HOLD_ABOVE_PERCENT": "10", "SYNC_RPS": "10",
 	}
 	maps.Copy(values, s.opts.Env)
 	s.given = map[string]map[string]string{}
@@ -226,7 +274,9 @@ func (s *Stack) wire(busURL string) error {
 		return err
 	}
 	store := boot.Store(e)
-	sw := sweeper.New(store, boot.Relay(e, store, boot.WithSignOuts), e.Config.Policy, s.Clock.Now, e.Log)
+	sw := sweeper.New(store, s.localRelay(e, store), e.Config.Policy, s.Clock.Now, e.Log)
+	sw.Guard = e.Config.Guard()
+	sw.Pool = boot.Pool(e)
 	s.function("Sweeper", func(ctx context.Context, p []byte) ([]byte, error) {
 		sum, err := sw.Handle(ctx, p)
 		if err != nil {
@@ -248,11 +298,20 @@ func (s *Stack) wire(busURL string) error {
 		return json.Marshal(res)
 	})
 
+	if err = s.wireNotify(load); err != nil {
+		return err
+	}
+
+	if err = s.wirePoolSync(load); err != nil {
+		return err
+	}
+
 	if e, err = load("Api"); err != nil {
 		return err
 	}
 	store = boot.Store(e)
-	a := api.New(store, e.Config.Policy, e.Config.AdminGroups, boot.Relay(e, store, boot.WithSignOuts), s.Clock.Now, e.Log)
+	a := api.New(store, e.Config.Policy, e.Config.AdminGroups, s.localRelay(e, store), s.Clock.Now, e.Log)
+	a.Sync = boot.SyncStarter(e)
 	s.function("Api", func(ctx context.Context, p []byte) ([]byte, error) {
 		var req events.APIGatewayProxyRequest
 		if err := json.Unmarshal(p, &req); err != nil {
@@ -326,10 +385,15 @@ func (s *Stack) serve(addr string, h http.Handler) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	s.serveOn(l, h)
+	return "http://" + l.Addr().String(), nil
+}
+
+// serveOn serves h on l until Close.
+func (s *Stack) serveOn(l net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go srv.Serve(l)
-	return "http://" + l.Addr().String(), nil
 }
 
 // runSchedule fires the sweeper when the (movable) clock passes the
@@ -337,6 +401,25 @@ func (s *Stack) serve(addr string, h http.Handler) (string, error) {
 // schedule would, and the sweep catches up on everything past due.
 func (s *Stack) runSchedule() {
 	defer s.wg.Done()
+	s.onSchedule(s.sched, func() {
+		now := s.Clock.Now()
+		ev, _ := json.Marshal(map[string]any{
+			"version": "0", "id": fmt.Sprintf("sched-%d", now.Unix()), "detail-type": "Scheduled Event", "source": "aws.events",
+			"account": "000000000000", "time": now.Format(time.RFC3339), "region": "us-east-1",
+			"resources": []string{"arn:aws:events:us-east-1:000000000000:rule/SweepSchedule"}, "detail": map[string]any{},
+		})
+		out, err := s.functions["Sweeper"](context.Background(), ev)
+		if err != nil {
+			s.log.Error("scheduled sweep failed", "err", err)
+			return
+		}
+		s.log.Info("scheduled sweep", "summary", json.RawMessage(out))
+	})
+}
+
+// onSchedule calls fire when the (movable) clock passes the schedule's
+// next time, until Close.
+func (s *Stack) onSchedule(sched Schedule, fire func()) {
 	last := s.Clock.Now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -347,24 +430,14 @@ func (s *Stack) runSchedule() {
 		case <-t.C:
 		}
 		now := s.Clock.Now()
-		if now.Before(s.sched.Next(last)) {
+		if now.Before(sched.Next(last)) {
 			if now.Before(last) {
 				last = now // the clock was set back
 			}
 			continue
 		}
 		last = now
-		ev, _ := json.Marshal(map[string]any{
-			"version": "0", "id": fmt.Sprintf("sched-%d", now.Unix()), "detail-type": "Scheduled Event", "source": "aws.events",
-			"account": "000000000000", "time": now.Format(time.RFC3339), "region": "us-east-1",
-			"resources": []string{"arn:aws:events:us-east-1:000000000000:rule/SweepSchedule"}, "detail": map[string]any{},
-		})
-		out, err := s.functions["Sweeper"](context.Background(), ev)
-		if err != nil {
-			s.log.Error("scheduled sweep failed", "err", err)
-			continue
-		}
-		s.log.Info("scheduled sweep", "summary", json.RawMessage(out))
+		fire()
 	}
 }
 
@@ -382,7 +455,11 @@ func (s *Stack) Close() {
 	for _, srv := range s.servers {
 		srv.Shutdown(ctx)
 	}
+	if s.consoleListener != nil {
+		s.consoleListener.Close() // if Start failed before serving it
+	}
 	s.cognito.Stop()
+	s.stopSES()
 	s.ddb.Stop()
 	if s.cognitoDir != "" {
 		os.RemoveAll(s.cognitoDir)

@@ -16,10 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+
 	"github.com/dormancy/dormancy/events"
 	"github.com/dormancy/dormancy/shared/access"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
+	"github.com/dormancy/dormancy/shared/testkit/sestest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -353,14 +358,7 @@ func TestEachFunctionIsGivenItsDeclaredEnvironment(t *testing.T) {
 			t.Errorf("%s is declared but not wired in the local stack", f.Name)
 			continue
 		}
-		var want []string
-		for _, v := range f.Env() {
-			// The one declared variable the local stack has no value for:
-			// cognito-local cannot revoke sessions.
-			if v != "USER_POOL_ID" {
-				want = append(want, v)
-			}
-		}
+		want := f.Env()
 		if got := slices.Sorted(maps.Keys(s.given[f.Name])); !slices.Equal(got, want) {
 			t.Errorf("%s was given %v, want %v (access.Get(%q).Env())", f.Name, got, want, f.Name)
 		}
@@ -417,5 +415,163 @@ func TestPolicyAndScheduleFromCDKContext(t *testing.T) {
 	}
 	if err := o.FromCDKContext(filepath.Join(t.TempDir(), "missing.json"), nil); err == nil {
 		t.Error("a missing cdk.json is not an error")
+	}
+}
+
+// A deactivation through the stack is mailed: the login hook records the
+// user's e-mail from Cognito at sign-in, an admin deactivates them through
+// the REST API, the local bus routes the UserDeactivated event with the
+// Notices rule's pattern to Notify, and the mail is at aws-ses-v2-local's
+// GET /store, from SENDER_EMAIL. A redelivery through the Invoke API mails
+// nothing more; the reactivation is mailed too.
+func TestDeactivationIsMailed(t *testing.T) {
+	s := startStack(t)
+	c := client{t}
+	ctx := context.Background()
+	if code, _, raw := c.do("POST", s.InvokeURL+"/local/seed", "", ""); code != 200 {
+		t.Fatalf("seed: %d %s", code, raw)
+	}
+	if _, err := s.cip.AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{
+		UserPoolId: &s.PoolID, Username: aws.String("alice"),
+		UserAttributes: []ciptypes.AttributeType{{Name: aws.String("email"), Value: aws.String("alice@example.com")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(user string) map[string]any {
+		t.Helper()
+		code, m, raw := c.do("POST", s.InvokeURL+"/local/signin", "", `{"username":"`+user+`","password":"`+SeedPassword+`"}`)
+		if code != 200 {
+			t.Fatalf("%s signs in: %d %s", user, code, raw)
+		}
+		return m
+	}
+	signIn("alice") // the hook records her e-mail
+	admin := "Bearer " + signIn("breakglass")["idToken"].(string)
+	_, users, _ := c.do("GET", s.APIURL+"/users?q=alice", admin, "")
+	alice := users["users"].([]any)[0].(map[string]any)["userId"].(string)
+
+	if code, _, raw := c.do("POST", s.APIURL+"/users/"+alice+"/deactivate", admin, `{"reason":"left the company"}`); code != 200 {
+		t.Fatalf("deactivate: %d %s", code, raw)
+	}
+	mails := waitForMail(t, s, "alice@example.com", 1)
+	m := mails[0]
+	if m.From != LocalSender || m.Subject != "Your account has been deactivated" {
+		t.Errorf("mail from %s, subject %q", m.From, m.Subject)
+	}
+	for _, want := range []string{"Hello alice,", "by an administrator", "To have it reactivated, contact your administrator."} {
+		if !strings.Contains(m.Body.Text, want) {
+			t.Errorf("mail lacks %q:\n%s", want, m.Body.Text)
+		}
+	}
+
+	// The same event again, as EventBridge may deliver it, through the
+	// Invoke API: nothing more is sent.
+	var deactivated []byte
+	for _, e := range s.bus.Accepted() {
+		if e.DetailType == "UserDeactivated" {
+			deactivated, _ = json.Marshal(e)
+		}
+	}
+	code, h, body := post(t, s.InvokeURL+"/2015-03-31/functions/Notify/invocations", "application/json", string(deactivated))
+	if code != 200 || h.Get("X-Amz-Function-Error") != "" || !strings.Contains(body, `"alreadySent":true`) {
+		t.Errorf("redelivery: %d %s", code, body)
+	}
+	// The sample's user is not known here: a function error, as Lambda
+	// reports one.
+	sample, _ := events.Sample("eventbridge-user-deactivated.json")
+	if code, h, body := post(t, s.InvokeURL+"/2015-03-31/functions/Notify/invocations", "application/json", string(sample)); code != 200 || h.Get("X-Amz-Function-Error") != "Unhandled" || !strings.Contains(body, "not known") {
+		t.Errorf("Notify with the sample: %d %s", code, body)
+	}
+
+	if code, _, raw := c.do("POST", s.APIURL+"/users/"+alice+"/activate", admin, `{"approvalReference":"BH-2027-001","approvedBy":"head.of.sales"}`); code != 200 {
+		t.Fatalf("activate: %d %s", code, raw)
+	}
+	mails = waitForMail(t, s, "alice@example.com", 2)
+	if mails[1].Subject != "Your account has been reactivated" || !strings.Contains(mails[1].Body.Text, "You can sign in again.") {
+		t.Errorf("reactivation mail: %q\n%s", mails[1].Subject, mails[1].Body.Text)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if all := sestest.To(storeEmails(t, s), "alice@example.com"); len(all) != 2 {
+		t.Errorf("mails to alice: %d, want the deactivation and the reactivation", len(all))
+	}
+
+	// The local SES stops with the stack.
+	addr := strings.TrimPrefix(s.SESURL, "http://")
+	s.Close()
+	if conn, err := net.DialTimeout("tcp", addr, 300*time.Millisecond); err == nil {
+		conn.Close()
+		t.Errorf("aws-ses-v2-local still answers at %s after Close", addr)
+	}
+}
+
+// A sweep that deactivates anyone mails the admins one digest (the seeded
+// users have no e-mail address: they are counted, not mailed).
+func TestSweepDigestIsMailed(t *testing.T) {
+	s := startStack(t)
+	c := client{t}
+	if code, _, raw := c.do("POST", s.InvokeURL+"/local/seed", "", ""); code != 200 {
+		t.Fatalf("seed: %d %s", code, raw)
+	}
+	if code, _, raw := c.do("POST", s.InvokeURL+"/local/clock", "", `{"advance":"1104h"}`); code != 200 {
+		t.Fatalf("clock: %d %s", code, raw)
+	}
+	if code, _, raw := c.do("POST", s.InvokeURL+"/2015-03-31/functions/Sweeper/invocations", "", `{}`); code != 200 {
+		t.Fatalf("sweep: %d %s", code, raw)
+	}
+	// The schedule fires on the moved clock too, so the deactivations may
+	// be split between two runs: one digest per run that deactivated anyone.
+	var text string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		text = ""
+		for _, m := range sestest.To(storeEmails(t, s), LocalAdmins) {
+			if m.From != LocalSender || !strings.Contains(m.Subject, "deactivated by the sweep") {
+				t.Fatalf("digest from %s: %q", m.From, m.Subject)
+			}
+			text += m.Body.Text
+		}
+		if strings.Contains(text, "alice (") && strings.Contains(text, "bob (") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"alice (", "bob (", "no sign-in for 45 days"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("digests lack %q:\n%s", want, text)
+		}
+	}
+	for _, e := range storeEmails(t, s) {
+		if !slices.Contains(e.Destination.To, LocalAdmins) {
+			t.Errorf("a mail to %v: %q", e.Destination.To, e.Subject)
+		}
+	}
+}
+
+// storeEmails reads aws-ses-v2-local's GET /store over HTTP, as a person would.
+func storeEmails(t *testing.T, s *Stack) []sestest.Email {
+	t.Helper()
+	resp, err := http.Get(s.SESURL + "/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var store struct {
+		Emails []sestest.Email `json:"emails"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&store); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /store: %s %v", resp.Status, err)
+	}
+	return store.Emails
+}
+
+func waitForMail(t *testing.T, s *Stack, to string, n int) []sestest.Email {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if got := sestest.To(storeEmails(t, s), to); len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d mails to %s at %s/store", n, to, s.SESURL)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

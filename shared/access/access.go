@@ -47,6 +47,8 @@ type Function struct {
 	SendEmail bool
 	// Invokes names the functions it invokes (asynchronously).
 	Invokes []string
+	// NeedsPool: it cannot run without USER_POOL_ID.
+	NeedsPool bool
 	// Settings are the environment variables it reads beyond the policy and
 	// its tables' names.
 	Settings []string
@@ -86,14 +88,20 @@ var Functions = []Function{
 		Name: "Sweeper", Dir: "sweeper", Timeout: 15 * time.Minute, MemoryMB: 512,
 		Grants: []Grant{
 			{Table: "Users", Index: dynamo.IndexBySweep, Actions: []string{"Query"}},
-			{Table: "Users", Actions: []string{"UpdateItem"}},
+			// deactivate and warn (counts move in the same transaction);
+			// read the counts
+			{Table: "Users", Actions: []string{"UpdateItem", "BatchGetItem"}},
 			{Table: "Audit", Actions: []string{"PutItem"}},
 			// owes events and sign-outs, and relays everyone's
 			{Table: "Outbox", Actions: []string{"PutItem", "Query", "UpdateItem", "DeleteItem"}},
+			// the hold, and the run's record
+			{Table: "Runs", Actions: []string{"GetItem", "PutItem"}},
 		},
-		PutEvents:   true,
-		PoolActions: []string{"AdminUserGlobalSignOut"},
-		Settings:    []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS"},
+		PutEvents: true,
+		// revoke sessions; check the triggers name the login hook; the
+		// clients' refresh-token validity
+		PoolActions: []string{"AdminUserGlobalSignOut", "DescribeUserPool", "ListUserPoolClients", "DescribeUserPoolClient"},
+		Settings:    []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS", "LOGIN_HOOK_ARN", "HOLD_ABOVE_COUNT", "HOLD_ABOVE_PERCENT"},
 	},
 	{
 		Name: "Reassign", Dir: "reassign", Timeout: 5 * time.Minute, MemoryMB: 512,
@@ -122,6 +130,22 @@ var Functions = []Function{
 		Settings:  []string{"SENDER_EMAIL", "ADMIN_NOTIFY_EMAIL"},
 	},
 	{
+		Name: "PoolSync", Dir: "poolsync", Timeout: 15 * time.Minute, MemoryMB: 512,
+		Grants: []Grant{
+			// which of a page's users are known; bring the others in (their
+			// count moves with them); update groups and e-mail
+			{Table: "Users", Actions: []string{"BatchGetItem", "PutItem", "UpdateItem"}},
+			{Table: "Audit", Actions: []string{"PutItem"}},
+			// where the sync is, and its run's record
+			{Table: "Runs", Actions: []string{"GetItem", "PutItem"}},
+		},
+		// read the pool: users (quota category UserList), groups and their
+		// members (UserPoolResourceRead, UserList)
+		PoolActions: []string{"ListUsers", "ListGroups", "ListUsersInGroup"},
+		NeedsPool:   true,
+		Settings:    []string{"USER_POOL_ID", "SYNC_RPS"},
+	},
+	{
 		Name: "Api", Dir: "api", Timeout: 10 * time.Second, MemoryMB: 512,
 		Grants: []Grant{
 			{Table: "Users", Index: dynamo.IndexByList, Actions: []string{"Query"}},
@@ -135,10 +159,14 @@ var Functions = []Function{
 			{Table: "Audit", Actions: []string{"Query", "PutItem"}},
 			// sends its own change's events and sign-out at once
 			{Table: "Outbox", Actions: []string{"PutItem", "GetItem", "UpdateItem", "DeleteItem"}},
+			// runs, and the sweep's hold (read, released)
+			{Table: "Runs", Actions: []string{"Query", "GetItem", "PutItem"}},
 		},
 		PutEvents:   true,
 		PoolActions: []string{"AdminUserGlobalSignOut"},
-		Settings:    []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS"},
+		// POST /sync starts the pool sync
+		Invokes:  []string{"PoolSync"},
+		Settings: []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS", "POOL_SYNC_FUNCTION"},
 	},
 }
 
@@ -200,6 +228,9 @@ func (f Function) Required() []string {
 	}
 	if f.SendEmail {
 		out = append(out, "SENDER_EMAIL")
+	}
+	if f.NeedsPool {
+		out = append(out, "USER_POOL_ID")
 	}
 	return out
 }

@@ -34,6 +34,16 @@ type Store interface {
 	PutRecord(ctx context.Context, r dormancy.Record, expectVersion int64, now time.Time) (dormancy.Record, error)
 	Reopen(ctx context.Context, id, actor string, now time.Time) (dormancy.Record, []dormancy.Clearing, error)
 	ReassignmentQueue(ctx context.Context, limit int32, cursor string) (dynamo.RecordPage, error)
+	ListRuns(ctx context.Context, kind string, from, to time.Time, limit int, cursor string) (dynamo.RunPage, error)
+	SweepHold(ctx context.Context) (dormancy.SweepHold, error)
+	ReleaseSweep(ctx context.Context, h dormancy.SweepHold, audit dormancy.AuditEntry) error
+	SyncState(ctx context.Context) (dynamo.SyncState, error)
+}
+
+// SyncStarter starts a pool sync run in the background (the PoolSync
+// function, invoked asynchronously).
+type SyncStarter interface {
+	StartSync(ctx context.Context, runID string) error
 }
 
 // Relay sends a change's events and sign-out at once, after it committed.
@@ -49,7 +59,9 @@ type API struct {
 	now         func() time.Time
 	log         *slog.Logger
 	relay       Relay // may be nil: the sweeper sends what is owed
-	mux         *http.ServeMux
+	// Sync starts pool syncs (POST /sync); nil where there is no pool.
+	Sync SyncStarter
+	mux  *http.ServeMux
 }
 
 // New returns the API.
@@ -96,6 +108,9 @@ func (a *API) routes() []Route {
 		{"GET", "/records/{recordId}", anyActive, (*API).getRecord},
 		{"PUT", "/records/{recordId}", anyActive, (*API).putRecord},
 		{"POST", "/records/{recordId}/reopen", anyActive, (*API).reopen},
+		{"GET", "/runs", adminOnly, (*API).listRuns},
+		{"POST", "/sweeps/release", adminOnly, (*API).releaseSweep},
+		{"POST", "/sync", adminOnly, (*API).startSync},
 	}
 }
 

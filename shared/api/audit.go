@@ -81,10 +81,11 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, c Caller) error {
 		return invalid("from must be before to, at most 366 days apart")
 	}
 	switch op := dormancy.Operation(q.Get("operation")); op {
-	case "", dormancy.OpCreateUserAccount, dormancy.OpEnableUserAccount, dormancy.OpDisableUserAccount, dormancy.OpRecordUserCleared:
+	case "", dormancy.OpCreateUserAccount, dormancy.OpEnableUserAccount, dormancy.OpDisableUserAccount, dormancy.OpRecordUserCleared,
+		dormancy.OpUserExpirySet, dormancy.OpSweepHeld, dormancy.OpSweepReleased:
 		f.Operation = op
 	default:
-		return invalid("operation must be CreateUserAccount, EnableUserAccount, DisableUserAccount or RecordUserCleared")
+		return invalid("operation must be CreateUserAccount, EnableUserAccount, DisableUserAccount, RecordUserCleared, UserExpirySet, SweepHeld or SweepReleased")
 	}
 	limit, err := limitParam(r, 50, 200)
 	if err != nil {

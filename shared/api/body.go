@@ -60,6 +60,8 @@ func exactKeys(body []byte, v any) error {
 		allowed = map[string]bool{"approvalReference": true, "approvedBy": true, "comment": true}
 	case *deactivateBody:
 		allowed = map[string]bool{"reason": true}
+	case *releaseBody:
+		allowed = map[string]bool{"approvalReference": true, "approvedBy": true, "comment": true}
 	case *recordBody:
 		allowed = map[string]bool{"module": true, "status": true, "fields": true, "version": true}
 	case *[]importUser:

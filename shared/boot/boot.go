@@ -8,6 +8,7 @@ package boot
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,12 +19,18 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"golang.org/x/time/rate"
 
 	"github.com/dormancy/dormancy/shared/access"
+	"github.com/dormancy/dormancy/shared/api"
 	"github.com/dormancy/dormancy/shared/config"
 	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/notify"
 	"github.com/dormancy/dormancy/shared/outbox"
+	"github.com/dormancy/dormancy/shared/sweeper"
 )
 
 // Env is what a function's main wires its handler from.
@@ -95,6 +102,13 @@ func Store(env Env, opts ...func(*dynamodb.Options)) *dynamo.Store {
 	return dynamo.New(dynamodb.NewFromConfig(env.AWS, opts...), env.Tables())
 }
 
+// SES is the SES (API v2) client notices are sent with (its endpoint from
+// AWS_ENDPOINT_URL_SESV2 when set), retrying throttling and the SDK's other
+// retryable errors as notify.DefaultRetries says.
+func SES(env Env) *sesv2.Client {
+	return sesv2.NewFromConfig(env.AWS, notify.DefaultRetries)
+}
+
 // MaxAttempts bounds the SDK's tries per call.
 func MaxAttempts(n int) func(*dynamodb.Options) {
 	return func(o *dynamodb.Options) { o.RetryMaxAttempts = n }
@@ -127,4 +141,35 @@ func Relay(env Env, store *dynamo.Store, s SignOuts) *outbox.Relay {
 		relay.DropSignOuts = true
 	}
 	return relay
+}
+
+// Pool is the sweep's view of USER_POOL_ID (its triggers must name
+// LOGIN_HOOK_ARN); nil without a pool, when there is nothing to check.
+func Pool(env Env) sweeper.Pool {
+	if env.Config.UserPoolID == "" {
+		return nil
+	}
+	return sweeper.CognitoPool{Client: cip.NewFromConfig(env.AWS), PoolID: env.Config.UserPoolID, HookARN: env.Config.LoginHookARN}
+}
+
+// SyncStarter starts the pool sync (POOL_SYNC_FUNCTION) asynchronously, for
+// POST /sync; nil without one.
+func SyncStarter(env Env) api.SyncStarter {
+	if env.Config.PoolSyncFunction == "" {
+		return nil
+	}
+	return lambdaSync{client: lambda.NewFromConfig(env.AWS), function: env.Config.PoolSyncFunction}
+}
+
+type lambdaSync struct {
+	client   *lambda.Client
+	function string
+}
+
+func (l lambdaSync) StartSync(ctx context.Context, runID string) error {
+	payload, _ := json.Marshal(map[string]string{"runId": runID})
+	_, err := l.client.Invoke(ctx, &lambda.InvokeInput{
+		FunctionName: &l.function, InvocationType: lambdatypes.InvocationTypeEvent, Payload: payload,
+	})
+	return err
 }

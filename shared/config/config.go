@@ -30,6 +30,10 @@ type Config struct {
 	EventBusName string
 	UserPoolID   string
 	CognitoRPS   float64
+	// LoginHookARN is the function every trigger of the pool must name.
+	LoginHookARN string
+	// PoolSyncFunction is the pool sync's function, which POST /sync starts.
+	PoolSyncFunction string
 
 	// Guard against mass deactivation (spec §5): a sweep that would
 	// deactivate more than HoldAboveCount users and more than
@@ -111,6 +115,8 @@ func Load(lookup Lookup) (Config, error) {
 	}
 	c.EventBusName = get("EVENT_BUS_NAME")
 	c.UserPoolID = get("USER_POOL_ID")
+	c.LoginHookARN = get("LOGIN_HOOK_ARN")
+	c.PoolSyncFunction = get("POOL_SYNC_FUNCTION")
 	c.CognitoRPS = 20
 	if v := get("COGNITO_RPS"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
@@ -168,4 +174,9 @@ func intVar(get func(string) string, name string, def, min, max int) (int, error
 		return 0, fmt.Errorf("%s: %d is outside %d–%d", name, n, min, max)
 	}
 	return n, nil
+}
+
+// Guard is the sweep's guard against mass deactivation.
+func (c Config) Guard() dormancy.Guard {
+	return dormancy.Guard{Count: c.HoldAboveCount, Percent: c.HoldAbovePercent}
 }

@@ -14,6 +14,7 @@ const (
 	OpEnableUserAccount  Operation = "EnableUserAccount"
 	OpDisableUserAccount Operation = "DisableUserAccount"
 	OpRecordUserCleared  Operation = "RecordUserCleared"
+	OpUserExpirySet      Operation = "UserExpirySet"
 )
 
 // Audit sources beyond the creation sources.

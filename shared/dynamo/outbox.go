@@ -233,3 +233,12 @@ func (s *Store) Claim(ctx context.Context, o OutboxItem, now, until time.Time) e
 	})
 	return translate("claim outbox item "+o.Event.ID, err)
 }
+
+// OweEvent puts an event in the outbox on its own, for the relay to
+// publish: one that no state change carries (a sweep's digest).
+func (s *Store) OweEvent(ctx context.Context, ev dormancy.Event) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.tables.Outbox, Item: s.outboxPut(eventOutboxItem(ev, "")).Item,
+	})
+	return translate("owe event "+ev.ID, err)
+}

@@ -157,7 +157,7 @@ func (s *Store) PutRecord(ctx context.Context, r dormancy.Record, expectVersion 
 	for _, u := range checks {
 		items = append(items, s.activeCheck(u))
 	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+	if err := s.transact(ctx, items); err != nil {
 		if i, ok := failedItem(err); ok && i >= firstCheck {
 			u := checks[i-firstCheck]
 			for _, a := range r.Assigned() {
@@ -237,7 +237,7 @@ func (s *Store) Clear(ctx context.Context, c dormancy.Clearing) error {
 		{Put: s.auditPut(c.Audit)},
 		{Put: s.outboxPut(eventOutboxItem(c.Event, c.Audit.UserAccount))},
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	err := s.transact(ctx, items)
 	return translate(fmt.Sprintf("clear %s.%s", ref.RecordID, ref.Field), err)
 }
 
@@ -309,7 +309,7 @@ func (s *Store) reopenOnce(ctx context.Context, id, actor string, now time.Time)
 	for _, u := range checks {
 		items = append(items, s.activeCheck(u))
 	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+	if err := s.transact(ctx, items); err != nil {
 		if i, ok := failedItem(err); ok && i >= firstCheck {
 			return r, nil, errUserNoLongerActive
 		}

@@ -140,6 +140,26 @@ func translate(op string, err error) error {
 	return fmt.Errorf("%s: %w: %v", op, dormancy.ErrUnavailable, err)
 }
 
+// onlyConflicts reports whether a cancelled transaction lost only to
+// concurrent transactions (no condition of its own failed).
+func onlyConflicts(err error) bool {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return false
+	}
+	conflict := false
+	for _, r := range tce.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "TransactionConflict":
+			conflict = true
+		case "", "None":
+		default:
+			return false
+		}
+	}
+	return conflict
+}
+
 // failedItem says which item of a cancelled transaction failed its
 // condition.
 func failedItem(err error) (int, bool) {

@@ -78,10 +78,11 @@ func (s *Store) GetUser(ctx context.Context, userID string) (dormancy.User, erro
 // returns ErrExists, and changes nothing, when the user is already known:
 // creationSource is set once and never overwritten.
 func (s *Store) CreateUser(ctx context.Context, u dormancy.User, audit dormancy.AuditEntry) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	err := s.transact(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.tables.Users, Item: userItem(u), ConditionExpression: aws.String("attribute_not_exists(userId)")}},
 		{Put: s.auditPut(audit)},
-	}})
+		s.countMove(u.UserID, "", u.Status),
+	})
 	if i, ok := failedItem(err); ok && i == 0 {
 		return fmt.Errorf("create user %s: %w", u.UserID, dormancy.ErrExists)
 	}
@@ -247,7 +248,10 @@ func (s *Store) Apply(ctx context.Context, c dormancy.Change) error {
 	if c.SignOut {
 		items = append(items, types.TransactWriteItem{Put: s.outboxPut(signOutOutboxItem(u, c.Audit.OccurredAt, c.Audit.ID))})
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if c.Expect.Status != u.Status {
+		items = append(items, s.countMove(u.UserID, c.Expect.Status, u.Status))
+	}
+	err := s.transact(ctx, items)
 	return translate(fmt.Sprintf("%s %s", changeName(c), u.UserID), err)
 }
 

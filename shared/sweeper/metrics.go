@@ -12,11 +12,15 @@ func (s *Sweeper) emitMetrics(sum Summary) {
 	if s.Metrics == nil {
 		return
 	}
+	held := 0
+	if sum.Held && !sum.DryRun {
+		held = 1 // the SweepHeld alarm fires on it
+	}
 	type metric struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
 	}
-	names := []string{"Deactivated", "Warned", "Exempt", "EventsPublished", "EventsPending", "SignOutsPending", "ItemsRead"}
+	names := []string{"Deactivated", "Warned", "Exempt", "EventsPublished", "EventsPending", "SignOutsPending", "ItemsRead", "Held", "SignOutsSkipped"}
 	var ms []metric
 	for _, n := range names {
 		ms = append(ms, metric{n, "Count"})
@@ -28,7 +32,7 @@ func (s *Sweeper) emitMetrics(sum Summary) {
 				"Namespace": "Dormancy", "Dimensions": [][]string{{}}, "Metrics": ms,
 			}},
 		},
-		"Deactivated": sum.Deactivated, "Warned": sum.Warned, "Exempt": sum.Exempt,
+		"Deactivated": sum.Deactivated, "Warned": sum.Warned, "Exempt": sum.Exempt, "Held": held, "SignOutsSkipped": sum.SignOutsSkipped,
 		"EventsPublished": sum.EventsPublished, "EventsPending": sum.EventsPending,
 		"SignOutsPending": sum.SignOutsPending, "ItemsRead": sum.ItemsRead, "DryRun": sum.DryRun,
 	}

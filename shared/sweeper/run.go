@@ -12,16 +12,25 @@ import (
 	"github.com/dormancy/dormancy/shared/dynamo"
 )
 
-// run is one sweep in progress: shard readers decide, writers apply.
+// run is one sweep in progress: shard readers decide, then (unless the
+// decisions make the run hold) writers apply them.
 type run struct {
 	s      *Sweeper
 	ctx    context.Context
 	now    time.Time
 	dryRun bool
-	jobs   chan func()
+	// maxSession is the longest a session can live in the pool (its
+	// clients' longest refresh-token validity); 0 when unknown.
+	maxSession time.Duration
 
-	examined, read, deactivated, warned, exempt, raced, failed atomic.Int64
-	stopped                                                    atomic.Bool
+	decided         sync.Mutex
+	deactivate      []dormancy.Change
+	warn            []dormancy.Change
+	deactivated     []dormancy.DeactivatedEntry // applied, for the admins' digest
+	signOutsSkipped atomic.Int64
+
+	examined, itemsRead, deactivatedN, warned, exempt, raced, failed atomic.Int64
+	stopped                                                          atomic.Bool
 
 	mu              sync.Mutex
 	firstErr        error
@@ -55,17 +64,8 @@ func (r *run) tasks() []task {
 	return out
 }
 
-func (r *run) sweep() {
-	var writers sync.WaitGroup
-	for range max(1, r.s.Writers) {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for j := range r.jobs {
-				j()
-			}
-		}()
-	}
+// read reads every shard and decides, without writing anything.
+func (r *run) read() {
 	tasks := make(chan task)
 	var readers sync.WaitGroup
 	for range max(1, r.s.Readers) {
@@ -82,11 +82,39 @@ func (r *run) sweep() {
 	}
 	close(tasks)
 	readers.Wait()
-	close(r.jobs)
+}
+
+// write applies the decisions, deactivations and warnings, Writers at once.
+func (r *run) write() {
+	jobs := make(chan func())
+	var writers sync.WaitGroup
+	for range max(1, r.s.Writers) {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for j := range jobs {
+				j()
+			}
+		}()
+	}
+	for _, c := range r.deactivate {
+		jobs <- func() {
+			if r.apply(c, &r.deactivatedN, "deactivated") {
+				d := c.User.Deactivation
+				r.decided.Lock()
+				r.deactivated = append(r.deactivated, dormancy.DeactivatedEntry{UserID: c.User.UserID, Username: c.User.Username, Reason: d.Reason, ThresholdDays: d.ThresholdDays})
+				r.decided.Unlock()
+			}
+		}
+	}
+	for _, c := range r.warn {
+		jobs <- func() { r.apply(c, &r.warned, "warned") }
+	}
+	close(jobs)
 	writers.Wait()
 }
 
-// readShard pages through one shard and hands each decision to a writer.
+// readShard pages through one shard and decides on each user.
 func (r *run) readShard(t task) {
 	start := ""
 	for {
@@ -101,7 +129,7 @@ func (r *run) readShard(t task) {
 			r.stopped.Store(true)
 			return
 		}
-		r.read.Add(int64(p.Read))
+		r.itemsRead.Add(int64(p.Read))
 		for _, u := range p.Users {
 			r.consider(u)
 		}
@@ -124,28 +152,45 @@ func (r *run) consider(u dormancy.User) {
 			return
 		}
 		c := dormancy.DeactivateForInactivity(u, v, r.now)
-		r.jobs <- func() { r.apply(c, &r.deactivated, "deactivated") }
+		if r.maxSession > 0 && (u.LastLoginAt.IsZero() || r.now.Sub(u.LastLoginAt) > r.maxSession) {
+			// No session can still be alive: no sign-out to pay for (spec §5).
+			c.SignOut = false
+			r.signOutsSkipped.Add(1)
+		}
+		r.decided.Lock()
+		r.deactivate = append(r.deactivate, c)
+		r.decided.Unlock()
 	case dormancy.Warn:
 		if r.dryRun {
 			r.note(&r.wouldWarn, u.UserID)
 			return
 		}
-		c := dormancy.WarnDormant(u, v, r.now)
-		r.jobs <- func() { r.apply(c, &r.warned, "warned") }
+		r.decided.Lock()
+		r.warn = append(r.warn, dormancy.WarnDormant(u, v, r.now))
+		r.decided.Unlock()
 	}
+}
+
+// due is how many users the run would deactivate.
+func (r *run) due() int {
+	if r.dryRun {
+		return r.sum.WouldDeactivateCount
+	}
+	return len(r.deactivate)
 }
 
 // apply writes one change; a conflict means a sign-in, an admin or another
 // sweep came first, and is left alone.
-func (r *run) apply(c dormancy.Change, counter *atomic.Int64, what string) {
+func (r *run) apply(c dormancy.Change, counter *atomic.Int64, what string) bool {
 	if r.s.outOfTime(r.ctx) {
 		r.stopped.Store(true)
-		return
+		return false
 	}
 	switch err := r.s.Store.Apply(r.ctx, c); {
 	case err == nil:
 		counter.Add(1)
 		r.s.Log.InfoContext(r.ctx, what, "userId", c.User.UserID, "eventId", c.Events[0].ID)
+		return true
 	case errors.Is(err, dormancy.ErrConflict):
 		r.raced.Add(1)
 	default:
@@ -153,6 +198,7 @@ func (r *run) apply(c dormancy.Change, counter *atomic.Int64, what string) {
 		r.s.Log.ErrorContext(r.ctx, what+" failed", "userId", c.User.UserID, "err", err)
 		r.fail(err)
 	}
+	return false
 }
 
 // note counts a dry run's finding and keeps the first DryRunListCap ids.
@@ -179,8 +225,11 @@ func (r *run) fail(err error) {
 
 func (r *run) summary() Summary {
 	sum := r.sum
-	sum.Examined, sum.ItemsRead = int(r.examined.Load()), int(r.read.Load())
-	sum.Deactivated, sum.Warned, sum.Exempt = int(r.deactivated.Load()), int(r.warned.Load()), int(r.exempt.Load())
+	sum.Examined, sum.ItemsRead = int(r.examined.Load()), int(r.itemsRead.Load())
+	sum.Deactivated, sum.Warned, sum.Exempt = int(r.deactivatedN.Load()), int(r.warned.Load()), int(r.exempt.Load())
+	if !r.dryRun && !sum.Held {
+		sum.SignOutsSkipped = int(r.signOutsSkipped.Load())
+	}
 	sum.Raced, sum.Failed = int(r.raced.Load()), int(r.failed.Load())
 	sort.Strings(r.wouldDeactivate)
 	sort.Strings(r.wouldWarn)

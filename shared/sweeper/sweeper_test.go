@@ -127,8 +127,9 @@ func TestDeactivatesExactlyTheDormant(t *testing.T) {
 	if n := len(f.bus.byType(dormancy.TypeUserDormancyWarning)); n != 2 {
 		t.Errorf("warnings: %d, want 2 (inside, at)", n)
 	}
-	if sum.EventsPublished != 5 {
-		t.Errorf("eventsPublished = %d, want 5", sum.EventsPublished)
+	// Three deactivations, two warnings, and the admins' digest of the run.
+	if sum.EventsPublished != 6 || len(f.bus.byType(dormancy.TypeSweepCompleted)) != 1 {
+		t.Errorf("eventsPublished = %d, want 6 (one of them SweepCompleted)", sum.EventsPublished)
 	}
 }
 
@@ -230,7 +231,7 @@ func TestPublishFailuresLoseNothingAndDuplicateNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Deactivated != 25 || sum.EventsPending != 25 || sum.Complete {
+	if sum.Deactivated != 25 || sum.EventsPending != 26 || sum.Complete { // and the run's digest
 		t.Fatalf("with the bus down: %+v", sum)
 	}
 	// Then it fails some entries of every call.
@@ -367,8 +368,17 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if !sum.DryRun || !cmp.Equal(sum.WouldDeactivate, []string{"d1"}) || !cmp.Equal(sum.WouldWarn, []string{"w1"}) || sum.Deactivated != 0 {
 		t.Errorf("summary = %+v", sum)
 	}
-	if d := cmp.Diff(before, dynamotest.Snapshot(t, db, f.store.Tables())); d != "" {
+	after := dynamotest.Snapshot(t, db, f.store.Tables())
+	// A dry run changes no user, record or event; it is recorded as a run,
+	// marked as dry.
+	runs := after["Runs"]
+	delete(before, "Runs")
+	delete(after, "Runs")
+	if d := cmp.Diff(before, after); d != "" {
 		t.Errorf("dry run wrote (-before +after):\n%s", d)
+	}
+	if len(runs) != 1 || !strings.Contains(runs[0], `"dryRun":true`) {
+		t.Errorf("run records %v, want the dry run's, marked", runs)
 	}
 	if n := len(f.bus.all()); n != 0 {
 		t.Errorf("dry run published %d events", n)

@@ -49,6 +49,7 @@ func main() {
 	fmt.Printf(`
 Dormancy is running on this machine.
 
+  admin console       %s        open it in a browser; sign in as a user of the pool
   REST API            %s        (Authorization: <idToken> from a sign-in)
   Lambda Invoke API   %s        functions LoginHook, Sweeper, Reassign, Api
   sign in             POST %s/local/signin {"username","password"}
@@ -60,7 +61,7 @@ Dormancy is running on this machine.
   sweep schedule      %s (on the movable clock)
 
 Ctrl-C stops everything.
-`, s.APIURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, "http://127.0.0.1:9229", s.PoolID, s.ClientID, o.DynamoPort, o.Schedule)
+`, s.ConsoleURL, s.APIURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, s.InvokeURL, "http://127.0.0.1:9229", s.PoolID, s.ClientID, o.DynamoPort, o.Schedule)
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "stopping...")
 }

@@ -1,0 +1,443 @@
+// Package poolsync brings an existing pool's users into Dormancy (spec
+// §12): it pages through the pool, brings in every user Dormancy does not
+// know (creationSource blank, audit source PoolSync, activity measured from
+// the sync, groups and e-mail from the pool), updates the groups and e-mail
+// of the users it knows, and counts those it knows that the pool no longer
+// has. A pool too big for one invocation is finished by the next ones: the
+// sync saves its place after every page, under a lease, so a second sync
+// started meanwhile does not go over the same pages.
+package poolsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	cipt "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/time/rate"
+
+	"github.com/dormancy/dormancy/shared/dormancy"
+	"github.com/dormancy/dormancy/shared/dynamo"
+)
+
+// Store is what a sync needs from the data store.
+type Store interface {
+	SyncState(ctx context.Context) (dynamo.SyncState, error)
+	SaveSync(ctx context.Context, st dynamo.SyncState) (dynamo.SyncState, error)
+	UsersByID(ctx context.Context, ids []string) (map[string]dormancy.User, error)
+	CreateUser(ctx context.Context, u dormancy.User, audit dormancy.AuditEntry) error
+	SetProfile(ctx context.Context, userID string, p dynamo.Profile) error
+	CountUsers(ctx context.Context) (dynamo.Counts, error)
+	PutRun(ctx context.Context, r dormancy.Run) error
+}
+
+// Cognito is the part of the Cognito client a sync reads the pool with.
+// Quota categories (Cognito's defaults, per account and Region, as
+// documented when this was written; check Service Quotas): ListUsers and
+// ListUsersInGroup are UserList (30 requests a second), ListGroups is
+// UserPoolResourceRead (20). The sync stays below both at SYNC_RPS (10 by
+// default) for all its calls together.
+type Cognito interface {
+	ListUsers(ctx context.Context, in *cip.ListUsersInput, o ...func(*cip.Options)) (*cip.ListUsersOutput, error)
+	ListGroups(ctx context.Context, in *cip.ListGroupsInput, o ...func(*cip.Options)) (*cip.ListGroupsOutput, error)
+	ListUsersInGroup(ctx context.Context, in *cip.ListUsersInGroupInput, o ...func(*cip.Options)) (*cip.ListUsersInGroupOutput, error)
+}
+
+// Syncer runs pool syncs.
+type Syncer struct {
+	Store   Store
+	Cognito Cognito
+	PoolID  string
+	// Limiter paces every Cognito call; throttling halves its rate for the
+	// rest of the invocation.
+	Limiter *rate.Limiter
+	Now     func() time.Time // the policy's clock: when users are brought in
+	Log     *slog.Logger
+	// Reserve: no new page is started with less than this left before the
+	// invocation's deadline.
+	Reserve time.Duration
+	// Lease is how long an invocation holds the sync without saving; it
+	// renews it with every page. By default the invocation's time.
+	Lease time.Duration
+	// clock is real time, for leases and deadlines (tests may move it).
+	clock func() time.Time
+}
+
+// New returns a syncer over the pool.
+func New(store Store, cognito Cognito, poolID string, rps float64, now func() time.Time, log *slog.Logger) *Syncer {
+	return &Syncer{Store: store, Cognito: cognito, PoolID: poolID, Limiter: rate.NewLimiter(rate.Limit(rps), 1), Now: now, Log: log}
+}
+
+// Summary is what a sync returns and records (spec §12).
+type Summary struct {
+	RunID           string `json:"runId"`
+	Listed          int    `json:"listed"`
+	Imported        int    `json:"imported"`
+	GroupsUpdated   int    `json:"groupsUpdated"`
+	MissingFromPool int    `json:"missingFromPool"`
+	Complete        bool   `json:"complete"`
+	DurationMs      int64  `json:"durationMs"`
+	// Busy: another invocation holds the sync; this one did nothing.
+	Busy bool `json:"busy,omitempty"`
+}
+
+// Input is a direct invocation's payload: POST /sync passes the run's id.
+type Input struct {
+	RunID string `json:"runId"`
+}
+
+// ErrBadInput: the payload is neither the schedule's event nor {"runId"}.
+var ErrBadInput = errors.New("invalid pool sync input")
+
+// Handle is the Lambda handler.
+func (s *Syncer) Handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
+	in, err := ParseInput(raw)
+	if err != nil {
+		return Summary{}, err
+	}
+	return s.Run(ctx, in.RunID)
+}
+
+// ParseInput accepts a scheduled event, an empty payload or {"runId": "…"}.
+func ParseInput(raw json.RawMessage) (Input, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "{}" {
+		return Input{}, nil
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return Input{}, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	if _, ok := probe["detail-type"]; ok {
+		var src string
+		json.Unmarshal(probe["source"], &src)
+		if src != "aws.events" {
+			return Input{}, fmt.Errorf("%w: event from %q is not the schedule's", ErrBadInput, src)
+		}
+		return Input{}, nil
+	}
+	var in Input
+	for k, v := range probe {
+		if k != "runId" {
+			return Input{}, fmt.Errorf(`%w: unknown field %q (want {"runId": "…"})`, ErrBadInput, k)
+		}
+		if err := json.Unmarshal(v, &in.RunID); err != nil || !validRunID(in.RunID) {
+			return Input{}, fmt.Errorf("%w: runId must be an id", ErrBadInput)
+		}
+	}
+	return in, nil
+}
+
+func validRunID(s string) bool { return dormancy.ValidUserID(s) }
+
+// Run syncs, or carries on the sync in progress. runID names a new run
+// (POST /sync passes the id it answered with); empty makes one up.
+func (s *Syncer) Run(ctx context.Context, runID string) (Summary, error) {
+	started := s.realNow()
+	st, err := s.claim(ctx, runID)
+	if errors.Is(err, errBusy) {
+		s.Log.InfoContext(ctx, "another pool sync is running; nothing to do", "runId", st.RunID)
+		return Summary{RunID: st.RunID, Busy: true}, nil
+	}
+	if err != nil {
+		return Summary{}, fmt.Errorf("pool sync: %w", err)
+	}
+	log := s.Log.With("runId", st.RunID)
+	st, err = s.sync(ctx, log, st)
+	sum := Summary{RunID: st.RunID, Listed: st.Listed, Imported: st.Imported, GroupsUpdated: st.GroupsUpdated, Complete: st.Complete}
+	if st.Complete {
+		counts, cerr := s.Store.CountUsers(ctx)
+		if cerr != nil && err == nil {
+			err = cerr
+		}
+		sum.MissingFromPool = max(0, counts.Known()-st.Matched)
+	}
+	sum.DurationMs = s.realNow().Sub(started).Milliseconds()
+	s.record(ctx, log, st, sum)
+	log.InfoContext(ctx, "pool sync finished", "summary", sum, "err", err)
+	if err != nil {
+		return sum, fmt.Errorf("pool sync %s: %w", st.RunID, err)
+	}
+	return sum, nil
+}
+
+var errBusy = errors.New("another pool sync holds the lease")
+
+// claim takes the sync for this invocation: the run in progress if there
+// is one nobody holds (or it is the one asked for), else a new run.
+func (s *Syncer) claim(ctx context.Context, runID string) (dynamo.SyncState, error) {
+	st, err := s.Store.SyncState(ctx)
+	if err != nil {
+		return st, err
+	}
+	now := s.realNow()
+	inProgress := st.RunID != "" && !st.Complete
+	switch {
+	case inProgress && st.LeaseUntil.After(now) && st.RunID != runID:
+		return st, errBusy
+	case !inProgress:
+		if runID == "" {
+			runID = dormancy.StableID("PoolSync", dormancy.FormatTime(now), fmt.Sprint(now.UnixNano()))
+		}
+		st = dynamo.SyncState{RunID: runID, StartedAt: s.Now().UTC(), Version: st.Version}
+	}
+	st.LeaseUntil = now.Add(s.lease(ctx))
+	st, err = s.Store.SaveSync(ctx, st)
+	if errors.Is(err, dormancy.ErrConflict) {
+		return st, errBusy // another invocation claimed it first
+	}
+	return st, err
+}
+
+func (s *Syncer) lease(ctx context.Context) time.Duration {
+	if s.Lease > 0 {
+		return s.Lease
+	}
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d) + time.Minute
+	}
+	return 15 * time.Minute
+}
+
+// sync reads the groups, then the users page by page from where the run
+// stopped, saving its place after each page.
+func (s *Syncer) sync(ctx context.Context, log *slog.Logger, st dynamo.SyncState) (dynamo.SyncState, error) {
+	groups, err := s.memberships(ctx)
+	if err != nil {
+		return st, fmt.Errorf("read the pool's groups: %w", err)
+	}
+	for {
+		if s.outOfTime(ctx) {
+			log.InfoContext(ctx, "pool sync stopped before the deadline; the next run carries on", "listed", st.Listed)
+			return st, nil
+		}
+		in := &cip.ListUsersInput{UserPoolId: &s.PoolID, Limit: aws.Int32(60)}
+		if st.Token != "" {
+			in.PaginationToken = aws.String(st.Token)
+		}
+		var page *cip.ListUsersOutput
+		if err := s.call(ctx, func() error { var e error; page, e = s.Cognito.ListUsers(ctx, in); return e }); err != nil {
+			return st, fmt.Errorf("list users: %w", err)
+		}
+		if err := s.page(ctx, log, page.Users, groups, &st); err != nil {
+			return st, err
+		}
+		st.Token = aws.ToString(page.PaginationToken)
+		st.Complete = st.Token == ""
+		st.LeaseUntil = s.realNow().Add(s.lease(ctx))
+		if st, err = s.Store.SaveSync(ctx, st); err != nil {
+			return st, fmt.Errorf("save the sync's place: %w", err)
+		}
+		if st.Complete {
+			return st, nil
+		}
+	}
+}
+
+// page brings in the page's unknown users and updates the known ones.
+func (s *Syncer) page(ctx context.Context, log *slog.Logger, users []cipt.UserType, groups map[string][]string, st *dynamo.SyncState) error {
+	var ids []string
+	for _, u := range users {
+		if id := attr(u, "sub"); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	known, err := s.Store.UsersByID(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("read known users: %w", err)
+	}
+	now := s.Now()
+	for _, cu := range users {
+		id, name := attr(cu, "sub"), aws.ToString(cu.Username)
+		if !dormancy.ValidUserID(id) || !dormancy.ValidUsername(name) {
+			log.WarnContext(ctx, "pool user skipped: not a sub and user name Dormancy can keep", "username", name)
+			continue
+		}
+		st.Listed++
+		g := groups[name]
+		if g == nil {
+			g = []string{}
+		}
+		email := attr(cu, "email")
+		if u, ok := known[id]; ok {
+			st.Matched++
+			var p dynamo.Profile
+			if !sameSet(u.Groups, g) {
+				p.Groups = g
+			}
+			if email != "" && email != u.Email {
+				p.Email = email
+			}
+			if p.Groups == nil && p.Email == "" {
+				continue
+			}
+			if err := s.Store.SetProfile(ctx, id, p); err != nil && !errors.Is(err, dormancy.ErrNotFound) {
+				return fmt.Errorf("update %s: %w", id, err)
+			}
+			if p.Groups != nil {
+				st.GroupsUpdated++
+			}
+			continue
+		}
+		created := now
+		if cu.UserCreateDate != nil && cu.UserCreateDate.Before(now) {
+			created = *cu.UserCreateDate
+		}
+		// Users that existed before Dormancy: no creation source, activity
+		// measured from now, so nobody is deactivated on the day of adoption.
+		nu, audit := dormancy.NewAccount(id, name, g, "", dormancy.SystemActor, created, now)
+		nu.ImportedAt, nu.Email = now.UTC(), email
+		audit.Source = dormancy.SourcePoolSync
+		switch err := s.Store.CreateUser(ctx, nu, audit); {
+		case err == nil:
+			st.Imported++
+			st.Matched++
+		case errors.Is(err, dormancy.ErrExists):
+			st.Matched++ // brought in meanwhile (a sign-in, or this page's earlier try)
+		default:
+			return fmt.Errorf("bring in %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// memberships reads every group and its members: user name -> groups.
+func (s *Syncer) memberships(ctx context.Context) (map[string][]string, error) {
+	out := map[string][]string{}
+	var next *string
+	for {
+		var page *cip.ListGroupsOutput
+		if err := s.call(ctx, func() error {
+			var e error
+			page, e = s.Cognito.ListGroups(ctx, &cip.ListGroupsInput{UserPoolId: &s.PoolID, Limit: aws.Int32(60), NextToken: next})
+			return e
+		}); err != nil {
+			return nil, err
+		}
+		for _, g := range page.Groups {
+			if err := s.members(ctx, aws.ToString(g.GroupName), out); err != nil {
+				return nil, err
+			}
+		}
+		if next = page.NextToken; next == nil {
+			break
+		}
+	}
+	for name := range out {
+		sort.Strings(out[name])
+	}
+	return out, nil
+}
+
+func (s *Syncer) members(ctx context.Context, group string, out map[string][]string) error {
+	var next *string
+	for {
+		var page *cip.ListUsersInGroupOutput
+		if err := s.call(ctx, func() error {
+			var e error
+			page, e = s.Cognito.ListUsersInGroup(ctx, &cip.ListUsersInGroupInput{UserPoolId: &s.PoolID, GroupName: &group, Limit: aws.Int32(60), NextToken: next})
+			return e
+		}); err != nil {
+			return fmt.Errorf("members of %s: %w", group, err)
+		}
+		for _, u := range page.Users {
+			name := aws.ToString(u.Username)
+			out[name] = append(out[name], group)
+		}
+		if next = page.NextToken; next == nil {
+			return nil
+		}
+	}
+}
+
+// throttleTries bounds the tries of one Cognito call that keeps being
+// throttled.
+const throttleTries = 8
+
+// call makes one Cognito call at the limiter's pace. Throttling halves the
+// pace and tries again after a pause: it slows the sync down, it does not
+// lose its place.
+func (s *Syncer) call(ctx context.Context, f func() error) error {
+	for try := 1; ; try++ {
+		if s.Limiter != nil {
+			if err := s.Limiter.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		err := f()
+		if err == nil || !throttled(err) || try == throttleTries {
+			return err
+		}
+		if s.Limiter != nil {
+			s.Limiter.SetLimit(max(s.Limiter.Limit()/2, 0.5))
+		}
+		s.Log.WarnContext(ctx, "Cognito throttled the sync; slowing down", "try", try)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(try*try) * 100 * time.Millisecond):
+		}
+	}
+}
+
+func throttled(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "TooManyRequestsException" || ae.ErrorCode() == "ThrottlingException")
+}
+
+func (s *Syncer) outOfTime(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	reserve := s.Reserve
+	if reserve == 0 {
+		reserve = 30 * time.Second
+	}
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < reserve
+}
+
+func (s *Syncer) realNow() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
+}
+
+// record writes (or updates) the run's record.
+func (s *Syncer) record(ctx context.Context, log *slog.Logger, st dynamo.SyncState, sum Summary) {
+	b, _ := json.Marshal(sum)
+	r := dormancy.Run{RunID: st.RunID, Kind: dormancy.RunSync, StartedAt: st.StartedAt, Summary: b}
+	if st.Complete {
+		r.EndedAt = s.Now().UTC()
+	}
+	if err := s.Store.PutRun(context.WithoutCancel(ctx), r); err != nil {
+		log.ErrorContext(ctx, "cannot record the sync run", "err", err)
+	}
+}
+
+func attr(u cipt.UserType, name string) string {
+	for _, a := range u.Attributes {
+		if aws.ToString(a.Name) == name {
+			return strings.TrimSpace(aws.ToString(a.Value))
+		}
+	}
+	return ""
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
