@@ -64,7 +64,9 @@ func main() {
 	samples := flag.Int("samples", 2000, "login hook calls per measurement")
 	out := flag.String("out", "build/bench.json", "where to write the figures")
 	listUsers := flag.Int("list-users", 20000, "users in the listing measurement")
-	only := flag.String("only", "", "comma-separated subset: loginhook,sweeper,listing,reassign,coldstart")
+	syncUsers := flag.Int("sync-users", 5000, "pool users in the pool sync measurement")
+	syncRPS := flag.Float64("sync-rps", 20, "the pool sync's (and the bare paging's) Cognito calls per second")
+	only := flag.String("only", "", "comma-separated subset: loginhook,sweeper,listing,poolsync,reassign,coldstart")
 	flag.Parse()
 	endpoint := os.Getenv(dynamotest.EndpointVar)
 	if endpoint == "" {
@@ -93,6 +95,7 @@ func main() {
 	run("loginhook", func() ([]Figure, error) { return benchLoginHook(ctx, db, *samples) })
 	run("sweeper", func() ([]Figure, error) { return benchSweeper(ctx, db, *users) })
 	run("listing", func() ([]Figure, error) { return benchListing(ctx, db, *listUsers) })
+	run("poolsync", func() ([]Figure, error) { return benchPoolSync(ctx, db, *syncUsers, *syncRPS) })
 	run("reassign", func() ([]Figure, error) { return benchReassign(ctx, db) })
 	run("coldstart", func() ([]Figure, error) { return benchColdStart(ctx, endpoint) })
 

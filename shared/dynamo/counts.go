@@ -23,8 +23,12 @@ import (
 // shards so that concurrent transitions seldom touch the same item.
 const countShards = 32
 
+// countKey is the counter item of a user. The id is salted before it is
+// hashed: unsalted, the counter shard would follow the sweep shard (the same
+// hash, modulo 16 and 32), and a sweep writing one sweep shard's users at
+// once would pile them onto two counters.
 func countKey(userID string) map[string]types.AttributeValue {
-	return userKey(fmt.Sprintf("#count#%02d", shardOf(userID, countShards)))
+	return userKey(fmt.Sprintf("#count#%02d", shardOf("count:"+userID, countShards)))
 }
 
 // countMove is the transaction item that moves the user's count: +1 active
@@ -41,6 +45,15 @@ func (s *Store) countMove(userID string, from, to dormancy.Status) types.Transac
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":a": num(delta[dormancy.Active]), ":d": num(delta[dormancy.Deactivated]),
 		},
+	}}
+}
+
+// countAdd adds n new active users to the count of a shard.
+func (s *Store) countAdd(userID string, n int64) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: &s.tables.Users, Key: countKey(userID),
+		UpdateExpression:          aws.String("ADD active :a"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": num(n)},
 	}}
 }
 

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -337,4 +338,48 @@ func (s *Store) usersByID(ctx context.Context, refs []dormancy.FieldRef) (map[st
 		}
 	}
 	return out, nil
+}
+
+// maxCreateBatch bounds the users created in one transaction: two items
+// each (user, audit entry) and the count, within DynamoDB's 100.
+const maxCreateBatch = 33
+
+// CreateUsers creates many new users at once, each with its creation audit
+// entry, a transaction per batch of maxCreateBatch (the batch's count moves
+// in the same transaction). A batch in which a user already exists is
+// written user by user instead, so each known user is reported, not
+// overwritten: created[i] says whether users[i] was created (false: it
+// already existed).
+func (s *Store) CreateUsers(ctx context.Context, users []dormancy.User, audits []dormancy.AuditEntry) ([]bool, error) {
+	created := make([]bool, len(users))
+	for start := 0; start < len(users); start += maxCreateBatch {
+		end := min(start+maxCreateBatch, len(users))
+		var items []types.TransactWriteItem
+		for i := start; i < end; i++ {
+			items = append(items,
+				types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Users, Item: userItem(users[i]), ConditionExpression: aws.String("attribute_not_exists(userId)")}},
+				types.TransactWriteItem{Put: s.auditPut(audits[i])})
+		}
+		items = append(items, s.countAdd(users[start].UserID, int64(end-start)))
+		err := s.transact(ctx, items)
+		if err == nil {
+			for i := start; i < end; i++ {
+				created[i] = true
+			}
+			continue
+		}
+		if _, ok := failedItem(err); !ok {
+			return created, translate("create users", err)
+		}
+		for i := start; i < end; i++ {
+			switch err := s.CreateUser(ctx, users[i], audits[i]); {
+			case err == nil:
+				created[i] = true
+			case errors.Is(err, dormancy.ErrExists):
+			default:
+				return created, err
+			}
+		}
+	}
+	return created, nil
 }

@@ -18,12 +18,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	cipt "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
@@ -35,7 +37,7 @@ type Store interface {
 	SyncState(ctx context.Context) (dynamo.SyncState, error)
 	SaveSync(ctx context.Context, st dynamo.SyncState) (dynamo.SyncState, error)
 	UsersByID(ctx context.Context, ids []string) (map[string]dormancy.User, error)
-	CreateUser(ctx context.Context, u dormancy.User, audit dormancy.AuditEntry) error
+	CreateUsers(ctx context.Context, users []dormancy.User, audits []dormancy.AuditEntry) ([]bool, error)
 	SetProfile(ctx context.Context, userID string, p dynamo.Profile) error
 	CountUsers(ctx context.Context) (dynamo.Counts, error)
 	PutRun(ctx context.Context, r dormancy.Run) error
@@ -216,18 +218,38 @@ func (s *Syncer) sync(ctx context.Context, log *slog.Logger, st dynamo.SyncState
 	if err != nil {
 		return st, fmt.Errorf("read the pool's groups: %w", err)
 	}
+	// The next page is read while this one is written: the sync keeps
+	// Cognito's pace instead of adding its writes to it.
+	type listed struct {
+		page *cip.ListUsersOutput
+		err  error
+	}
+	fetch := func(token string) <-chan listed {
+		ch := make(chan listed, 1)
+		go func() {
+			in := &cip.ListUsersInput{UserPoolId: &s.PoolID, Limit: aws.Int32(60)}
+			if token != "" {
+				in.PaginationToken = aws.String(token)
+			}
+			var l listed
+			l.err = s.call(ctx, func() error { var e error; l.page, e = s.Cognito.ListUsers(ctx, in); return e })
+			ch <- l
+		}()
+		return ch
+	}
+	next := fetch(st.Token)
 	for {
 		if s.outOfTime(ctx) {
 			log.InfoContext(ctx, "pool sync stopped before the deadline; the next run carries on", "listed", st.Listed)
 			return st, nil
 		}
-		in := &cip.ListUsersInput{UserPoolId: &s.PoolID, Limit: aws.Int32(60)}
-		if st.Token != "" {
-			in.PaginationToken = aws.String(st.Token)
+		l := <-next
+		if l.err != nil {
+			return st, fmt.Errorf("list users: %w", l.err)
 		}
-		var page *cip.ListUsersOutput
-		if err := s.call(ctx, func() error { var e error; page, e = s.Cognito.ListUsers(ctx, in); return e }); err != nil {
-			return st, fmt.Errorf("list users: %w", err)
+		page := l.page
+		if page.PaginationToken != nil {
+			next = fetch(*page.PaginationToken)
 		}
 		if err := s.page(ctx, log, page.Users, groups, &st); err != nil {
 			return st, err
@@ -244,7 +266,12 @@ func (s *Syncer) sync(ctx context.Context, log *slog.Logger, st dynamo.SyncState
 	}
 }
 
-// page brings in the page's unknown users and updates the known ones.
+// pageWriters is how many of a page's users are written at once.
+const pageWriters = 32
+
+// page brings in the page's unknown users and updates the known ones,
+// pageWriters at once: a page's writes must keep up with the pace of
+// Cognito's reads.
 func (s *Syncer) page(ctx context.Context, log *slog.Logger, users []cipt.UserType, groups map[string][]string, st *dynamo.SyncState) error {
 	var ids []string
 	for _, u := range users {
@@ -257,23 +284,28 @@ func (s *Syncer) page(ctx context.Context, log *slog.Logger, users []cipt.UserTy
 		return fmt.Errorf("read known users: %w", err)
 	}
 	now := s.Now()
+	var mu sync.Mutex
+	count := func(f func()) { mu.Lock(); f(); mu.Unlock() }
+	var newUsers []dormancy.User
+	var newAudits []dormancy.AuditEntry
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pageWriters)
 	for _, cu := range users {
 		id, name := attr(cu, "sub"), aws.ToString(cu.Username)
 		if !dormancy.ValidUserID(id) || !dormancy.ValidUsername(name) {
 			log.WarnContext(ctx, "pool user skipped: not a sub and user name Dormancy can keep", "username", name)
 			continue
 		}
-		st.Listed++
-		g := groups[name]
-		if g == nil {
-			g = []string{}
+		count(func() { st.Listed++ })
+		groups, email := groups[name], attr(cu, "email")
+		if groups == nil {
+			groups = []string{}
 		}
-		email := attr(cu, "email")
 		if u, ok := known[id]; ok {
-			st.Matched++
+			count(func() { st.Matched++ })
 			var p dynamo.Profile
-			if !sameSet(u.Groups, g) {
-				p.Groups = g
+			if !sameSet(u.Groups, groups) {
+				p.Groups = groups
 			}
 			if email != "" && email != u.Email {
 				p.Email = email
@@ -281,12 +313,15 @@ func (s *Syncer) page(ctx context.Context, log *slog.Logger, users []cipt.UserTy
 			if p.Groups == nil && p.Email == "" {
 				continue
 			}
-			if err := s.Store.SetProfile(ctx, id, p); err != nil && !errors.Is(err, dormancy.ErrNotFound) {
-				return fmt.Errorf("update %s: %w", id, err)
-			}
-			if p.Groups != nil {
-				st.GroupsUpdated++
-			}
+			g.Go(func() error {
+				if err := s.Store.SetProfile(gctx, id, p); err != nil && !errors.Is(err, dormancy.ErrNotFound) {
+					return fmt.Errorf("update %s: %w", id, err)
+				}
+				if p.Groups != nil {
+					count(func() { st.GroupsUpdated++ })
+				}
+				return nil
+			})
 			continue
 		}
 		created := now
@@ -295,21 +330,35 @@ func (s *Syncer) page(ctx context.Context, log *slog.Logger, users []cipt.UserTy
 		}
 		// Users that existed before Dormancy: no creation source, activity
 		// measured from now, so nobody is deactivated on the day of adoption.
-		nu, audit := dormancy.NewAccount(id, name, g, "", dormancy.SystemActor, created, now)
+		nu, audit := dormancy.NewAccount(id, name, groups, "", dormancy.SystemActor, created, now)
 		nu.ImportedAt, nu.Email = now.UTC(), email
 		audit.Source = dormancy.SourcePoolSync
-		switch err := s.Store.CreateUser(ctx, nu, audit); {
-		case err == nil:
-			st.Imported++
-			st.Matched++
-		case errors.Is(err, dormancy.ErrExists):
-			st.Matched++ // brought in meanwhile (a sign-in, or this page's earlier try)
-		default:
-			return fmt.Errorf("bring in %s: %w", id, err)
-		}
+		newUsers, newAudits = append(newUsers, nu), append(newAudits, audit)
 	}
-	return nil
+	// The page's new users, a few transactions at once.
+	for start := 0; start < len(newUsers); start += createBatch {
+		end := min(start+createBatch, len(newUsers))
+		g.Go(func() error {
+			created, err := s.Store.CreateUsers(gctx, newUsers[start:end], newAudits[start:end])
+			for _, ok := range created {
+				count(func() {
+					st.Matched++ // created, or brought in meanwhile (a sign-in, or this page's earlier try)
+					if ok {
+						st.Imported++
+					}
+				})
+			}
+			if err != nil {
+				return fmt.Errorf("bring in users: %w", err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
+
+// createBatch is how many new users one write brings in (a transaction).
+const createBatch = 30
 
 // memberships reads every group and its members: user name -> groups.
 func (s *Syncer) memberships(ctx context.Context) (map[string][]string, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/poolsync"
+	"github.com/dormancy/dormancy/shared/sweeper"
 	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
 	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 )
@@ -83,7 +84,7 @@ func (f *fixture) syncer(cognito poolsync.Cognito) *poolsync.Syncer {
 func TestBringsInThePoolAndMeasuresFromTheSync(t *testing.T) {
 	f := newFixture(t, 7)
 	ctx := context.Background()
-	known, audit := dormancy.NewAccount(f.subs["user-006"], "user-006", nil, dormancy.SelfRegistration, "x", t0.Add(-time.Hour), t0.Add(-time.Hour))
+	known, audit := dormancy.NewAccount(f.subs["user-006"], "user-006", nil, dormancy.SelfRegistration, "x", t0, t0)
 	if err := f.store.CreateUser(ctx, known, audit); err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +109,26 @@ func TestBringsInThePoolAndMeasuresFromTheSync(t *testing.T) {
 	if k, _ := f.store.GetUser(ctx, f.subs["user-006"]); k.CreationSource != dormancy.SelfRegistration {
 		t.Errorf("a known user's creation source changed: %+v", k)
 	}
+	// Sweeps: nobody is due on the day of adoption, nor at the threshold;
+	// a full period later every brought-in user is deactivated but the
+	// exempt one (BreakGlass, from the pool's groups).
 	policy := dormancy.Policy{DefaultDays: 45, ExemptGroups: []string{"BreakGlass"}}
-	u5, _ := f.store.GetUser(ctx, f.subs["user-005"])
-	if v := policy.Evaluate(u5, t0.Add(dormancy.Days(45))); v.Action != dormancy.Keep {
-		t.Errorf("at the threshold: %v", v.Action)
+	sweep := func(at time.Time) sweeper.Summary {
+		sw := sweeper.New(f.store, nil, policy, func() time.Time { return at }, quiet)
+		sum, err := sw.Run(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
 	}
-	if v := policy.Evaluate(u5, t0.Add(dormancy.Days(45)+time.Minute)); v.Action != dormancy.Deactivate {
-		t.Errorf("a full period after the sync: %v", v.Action)
+	if s := sweep(t0); s.Deactivated != 0 {
+		t.Errorf("on the day of adoption: %+v", s)
+	}
+	if s := sweep(t0.Add(dormancy.Days(45))); s.Deactivated != 0 {
+		t.Errorf("at the threshold: %+v", s)
+	}
+	if s := sweep(t0.Add(dormancy.Days(45) + time.Minute)); s.Deactivated != 6 || s.Exempt != 1 {
+		t.Errorf("a full period after the sync: %+v (want user-001…006 deactivated, user-000 exempt)", s)
 	}
 	runs, err := f.store.ListRuns(ctx, dormancy.RunSync, t0.Add(-time.Hour), t0.Add(time.Hour), 10, "")
 	if err != nil || len(runs.Runs) != 1 || runs.Runs[0].RunID != sum.RunID || runs.Runs[0].EndedAt.IsZero() {
@@ -154,18 +168,18 @@ func TestGroupChangesReachDormancyAndMissingUsersAreCounted(t *testing.T) {
 	}
 }
 
-// killing fails the sync's writes after a number of creations, as an
-// invocation killed in the middle of a page would stop.
+// killing fails the sync's writes after a number of batches of creations,
+// as an invocation killed in the middle of a page would stop.
 type killing struct {
 	*dynamo.Store
 	left atomic.Int64
 }
 
-func (k *killing) CreateUser(ctx context.Context, u dormancy.User, a dormancy.AuditEntry) error {
+func (k *killing) CreateUsers(ctx context.Context, us []dormancy.User, as []dormancy.AuditEntry) ([]bool, error) {
 	if k.left.Add(-1) < 0 {
-		return errors.New("killed")
+		return make([]bool, len(us)), errors.New("killed")
 	}
-	return k.Store.CreateUser(ctx, u, a)
+	return k.Store.CreateUsers(ctx, us, as)
 }
 
 // A sync killed mid-page resumes where it saved its place, and ends with
@@ -174,7 +188,7 @@ func TestKilledSyncResumesWithoutDuplicates(t *testing.T) {
 	f := newFixture(t, 130) // three pages of 60
 	ctx := context.Background()
 	k := &killing{Store: f.store}
-	k.left.Store(75) // the first page, and part of the second
+	k.left.Store(3) // the first page (two batches), and half of the second
 	s := f.syncer(nil)
 	s.Store, s.Lease = k, time.Second
 	first, err := s.Run(ctx, "run-1")
