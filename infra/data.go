@@ -44,6 +44,9 @@ func NewData(scope constructs.Construct, id string) *Data {
 		if t.Retain {
 			props.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 		}
+		if t.TTL != "" {
+			props.TimeToLiveAttribute = jsii.String(t.TTL)
+		}
 		if t.SK != "" {
 			props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(t.SK), Type: awsdynamodb.AttributeType_STRING}
 		}

@@ -2,19 +2,16 @@ package infra
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/eventrules"
 )
 
-// newNotices wires what notices need (spec §13). Tables that declare a TTL
-// attribute (Notices: expiresAt) have DynamoDB's TTL on it. When the notify
+// newNotices wires what notices need (spec §13). When the notify
 // function is deployed (context senderEmail), the rule with
 // eventrules.Notices on the bus invokes it with the reassignment's retry
 // policy (8 tries within 24 h) and dead-letter queue, which is also its
@@ -22,17 +19,6 @@ import (
 // ends where an operator sees it (the DeadLetters alarm) instead of being
 // dropped.
 func newNotices(scope constructs.Construct, out *Stack) {
-	for _, t := range dynamo.Schema {
-		if t.TTL == "" {
-			continue
-		}
-		cfn := out.Data.Table(t.Name).Node().DefaultChild().(awsdynamodb.CfnTable)
-		if cfn.TimeToLiveSpecification() == nil {
-			cfn.SetTimeToLiveSpecification(&awsdynamodb.CfnTable_TimeToLiveSpecificationProperty{
-				AttributeName: jsii.String(t.TTL), Enabled: jsii.Bool(true),
-			})
-		}
-	}
 	fn, ok := out.Functions["Notify"]
 	if !ok {
 		return

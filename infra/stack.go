@@ -61,7 +61,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	out.DLQ = awssqs.NewQueue(st, jsii.String("ReassignDeadLetters"), &awssqs.QueueProps{
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)), Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
 	})
-	suppress(out.DLQ, false, nag{id: "AwsSolutions-SQS3", reason: "This queue is the dead-letter queue (of the UserDeactivated rule's target and of the reassignment function's async on-failure destination); a further DLQ behind it would only move the same messages. Nothing consumes it automatically: the DeadLetters alarm fires on any message, kept 14 days for an operator to redrive."})
+	suppress(out.DLQ, false, nag{id: "AwsSolutions-SQS3", reason: "This queue is the dead-letter queue (of the UserDeactivated and Notices rules' targets, and of the reassignment and notify functions' async on-failure destination); a further DLQ behind it would only move the same messages. Nothing consumes it automatically: the DeadLetters alarm fires on any message, kept 14 days for an operator to redrive."})
 
 	// One function per declaration; what each is given comes from
 	// shared/access (grantAccess, below), once the pool exists.
@@ -101,7 +101,11 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 
 	newNotices(st, out) // the Notices rule (with senderEmail) and the TTLs
 
-	newAPI(st, s, out.API, out.Pool)
+	// The admin console; the API's CORS origin is its URL (first: the one
+	// API Gateway's own responses name), and it learns the API's URL.
+	admin := newConsole(st, out.Pool)
+	s.CORSOrigins = append([]string{*admin.Origin}, s.CORSOrigins...)
+	admin.connect(newAPI(st, s, out.API, out.Pool))
 	newObservability(st, s, out)
 	return out
 }
@@ -151,6 +155,9 @@ func newPool(scope constructs.Construct, s Settings, hook awslambda.Function) aw
 	// credentials.
 	client := pool.AddClient(jsii.String("Client"), &awscognito.UserPoolClientOptions{
 		AuthFlows: &awscognito.AuthFlow{UserSrp: jsii.Bool(true), AdminUserPassword: jsii.Bool(true), UserPassword: jsii.Bool(false)},
+		// No OAuth: CDK's default (implicit grant, callback example.com)
+		// would be live on the console's managed-login domain.
+		DisableOAuth: jsii.Bool(true),
 	})
 	awscdk.NewCfnOutput(scope, jsii.String("UserPoolId"), &awscdk.CfnOutputProps{Value: pool.UserPoolId()})
 	awscdk.NewCfnOutput(scope, jsii.String("UserPoolClientId"), &awscdk.CfnOutputProps{Value: client.UserPoolClientId()})
@@ -253,7 +260,7 @@ func newObservability(scope constructs.Construct, s Settings, st *Stack) {
 		}
 	}
 	alarm("DeadLetters", st.DLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}), 1,
-		"Reassignment events failed after every retry and wait in the dead-letter queue")
+		"Events failed every retry of the reassignment or the notify function and wait in the dead-letter queue")
 	for id, fn := range st.Functions {
 		alarm(id+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}), 1,
 			"The "+id+" function failed")

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -169,7 +171,7 @@ func (s *Stack) invoke(w http.ResponseWriter, r *http.Request) {
 	fn, ok := s.functions[name]
 	if !ok {
 		w.Header().Set("X-Amzn-ErrorType", "ResourceNotFoundException")
-		writeJSON(w, http.StatusNotFound, map[string]string{"Type": "User", "Message": "Function not found: " + name + " (LoginHook, Sweeper, Reassign, Api)"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"Type": "User", "Message": "Function not found: " + name + " (" + strings.Join(slices.Sorted(maps.Keys(s.functions)), ", ") + ")"})
 		return
 	}
 	payload, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
