@@ -663,7 +663,8 @@ func TestBadContextNamesTheKey(t *testing.T) {
 	for key, val := range map[string]string{
 		"dormancyDays": "0", "warningDays": "45", "groupPolicies": "Contractors", "schedule": "every day",
 		"cognitoRps": "100", "userPoolId": "not-a-pool", "corsOrigins": "ftp://x", "alarmEmail": "nobody",
-		"adminGroups": " , ",
+		"adminGroups": " , ", "adminContact": strings.Repeat("x", 201), "holdAbovePercent": "101", "holdAboveCount": "-1",
+		"syncSchedule": "sometimes", "syncRps": "0", "senderEmail": "nobody", "adminNotifyEmail": "nobody",
 	} {
 		_, err := ParseSettings(func(k string) string {
 			if k == key {

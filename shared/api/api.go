@@ -102,6 +102,7 @@ func (a *API) routes() []Route {
 		{"GET", "/users/{userId}", adminOrSelf, (*API).getUser},
 		{"POST", "/users/{userId}/activate", adminOnly, (*API).activate},
 		{"POST", "/users/{userId}/deactivate", adminOnly, (*API).deactivate},
+		{"POST", "/users/{userId}/expiry", adminOnly, (*API).setExpiry},
 		{"GET", "/users/{userId}/audit", adminOnly, (*API).userAudit},
 		{"GET", "/audit", adminOnly, (*API).audit},
 		{"GET", "/records", anyActive, (*API).listRecords},

@@ -104,7 +104,19 @@ func (f *fixture) callRaw(t *testing.T, claims map[string]any, method, path, bod
 	return f.send(t, claims, method, path, body, false)
 }
 
+// callCSV posts a CSV import; its request and response are checked
+// against openapi.yaml like every call's.
+func (f *fixture) callCSV(t *testing.T, claims map[string]any, body string) response {
+	t.Helper()
+	return f.sendAs(t, claims, "POST", "/users/import", body, "text/csv", true)
+}
+
 func (f *fixture) send(t *testing.T, claims map[string]any, method, path, body string, wellFormed bool) response {
+	t.Helper()
+	return f.sendAs(t, claims, method, path, body, "application/json", wellFormed)
+}
+
+func (f *fixture) sendAs(t *testing.T, claims map[string]any, method, path, body, contentType string, wellFormed bool) response {
 	t.Helper()
 	p, q, _ := strings.Cut(path, "?")
 	req := events.APIGatewayProxyRequest{HTTPMethod: method, Path: p, Body: body, QueryStringParameters: map[string]string{}, Headers: map[string]string{}}
@@ -118,7 +130,7 @@ func (f *fixture) send(t *testing.T, claims map[string]any, method, path, body s
 		}
 	}
 	if body != "" {
-		req.Headers["Content-Type"] = "application/json"
+		req.Headers["Content-Type"] = contentType
 	}
 	if claims != nil {
 		req.RequestContext.Authorizer = map[string]any{"claims": claims}

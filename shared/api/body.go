@@ -60,12 +60,14 @@ func exactKeys(body []byte, v any) error {
 		allowed = map[string]bool{"approvalReference": true, "approvedBy": true, "comment": true}
 	case *deactivateBody:
 		allowed = map[string]bool{"reason": true}
+	case *expiryBody:
+		allowed = map[string]bool{"expiresAt": true, "reason": true}
 	case *releaseBody:
 		allowed = map[string]bool{"approvalReference": true, "approvedBy": true, "comment": true}
 	case *recordBody:
 		allowed = map[string]bool{"module": true, "status": true, "fields": true, "version": true}
 	case *[]importUser:
-		allowed = map[string]bool{"userId": true, "username": true, "groups": true, "createdAt": true, "lastLoginAt": true}
+		allowed = map[string]bool{"userId": true, "username": true, "email": true, "groups": true, "createdAt": true, "lastLoginAt": true, "expiresAt": true}
 		var list []map[string]json.RawMessage
 		if json.Unmarshal(body, &list) != nil {
 			return nil // the strict decode reports it

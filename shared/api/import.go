@@ -1,10 +1,17 @@
 package api
 
 import (
+	"bytes"
+	"encoding/csv"
 	"errors"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 )
@@ -14,14 +21,30 @@ import (
 type importUser struct {
 	UserID      string   `json:"userId"`
 	Username    string   `json:"username"`
+	Email       string   `json:"email"`
 	Groups      []string `json:"groups"`
 	CreatedAt   string   `json:"createdAt"`
 	LastLoginAt string   `json:"lastLoginAt"`
+	ExpiresAt   string   `json:"expiresAt"`
 }
 
+// csvHeader is the one header a CSV import takes (spec §8).
+var csvHeader = []string{"userId", "username", "email", "groups", "createdAt", "lastLoginAt", "expiresAt"}
+
+// importUsers takes a JSON list, or CSV with Content-Type text/csv, under
+// the same limits and rules: every item is checked before anything is
+// written, and a bad one is named (its index, or its CSV line).
 func (a *API) importUsers(w http.ResponseWriter, r *http.Request, c Caller) error {
 	var list []importUser
-	if err := decode(w, r, maxImportBody, &list); err != nil {
+	where := func(i int) string { return fmt.Sprintf("users[%d]", i) }
+	if isCSV(r.Header.Get("Content-Type")) {
+		var lines []int
+		var err error
+		if list, lines, err = readCSV(w, r); err != nil {
+			return err
+		}
+		where = func(i int) string { return fmt.Sprintf("line %d", lines[i]) }
+	} else if err := decode(w, r, maxImportBody, &list); err != nil {
 		return err
 	}
 	if len(list) == 0 || len(list) > maxImport {
@@ -34,10 +57,10 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request, c Caller) erro
 		u, err := importedUser(in, now)
 		if err != nil {
 			msg, _ := dormancy.ClientMessage(err)
-			return invalid("users[%d]: %s", i, msg)
+			return invalid("%s: %s", where(i), msg)
 		}
 		if seen[u.UserID] {
-			return invalid("users[%d]: userId %s appears twice", i, u.UserID)
+			return invalid("%s: userId %s appears twice", where(i), u.UserID)
 		}
 		seen[u.UserID] = true
 		users = append(users, u)
@@ -45,6 +68,9 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request, c Caller) erro
 	imported, known := []string{}, []string{}
 	for _, u := range users {
 		_, audit := dormancy.NewAccount(u.UserID, u.Username, u.Groups, dormancy.Import, c.UserID, u.CreatedAt, now)
+		if !u.ExpiresAt.IsZero() {
+			audit.Comment = "expires " + dormancy.FormatTime(u.ExpiresAt)
+		}
 		switch err := a.store.CreateUser(r.Context(), u, audit); {
 		case err == nil:
 			imported = append(imported, u.UserID)
@@ -95,6 +121,15 @@ func importedUser(in importUser, now time.Time) (dormancy.User, error) {
 	if err != nil {
 		return dormancy.User{}, err
 	}
+	var expires time.Time
+	if in.ExpiresAt != "" {
+		if expires, err = time.Parse(time.RFC3339, in.ExpiresAt); err != nil || !expires.After(now) {
+			return dormancy.User{}, invalid("expiresAt must be an RFC 3339 time in the future")
+		}
+	}
+	if in.Email != "" && !validEmail(in.Email) {
+		return dormancy.User{}, invalid("email %q is not an e-mail address", in.Email)
+	}
 	if created.IsZero() {
 		created = now
 	}
@@ -105,5 +140,75 @@ func importedUser(in importUser, now time.Time) (dormancy.User, error) {
 	return dormancy.User{
 		UserID: in.UserID, Username: name, Status: dormancy.Active, Groups: groups, CreationSource: dormancy.Import,
 		CreatedAt: created, LastLoginAt: last, ImportedAt: now.UTC(), Version: 1,
+		Email: in.Email, ExpiresAt: expires.UTC(),
 	}, nil
+}
+
+func isCSV(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "text/csv"
+}
+
+// readCSV reads a CSV import: the header of csvHeader, then one user a row
+// (groups separated by ";"; empty cells allowed but userId and username).
+// It returns each user's line number, for the errors.
+func readCSV(w http.ResponseWriter, r *http.Request) ([]importUser, []int, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, nil, err
+		}
+		return nil, nil, invalid("cannot read the body")
+	}
+	if !utf8.Valid(body) {
+		return nil, nil, invalid("the CSV is not UTF-8")
+	}
+	cr := csv.NewReader(bytes.NewReader(body))
+	cr.FieldsPerRecord = len(csvHeader)
+	header, err := cr.Read()
+	if err != nil {
+		return nil, nil, invalid("line 1: %s", csvProblem(err))
+	}
+	if !slices.Equal(header, csvHeader) {
+		return nil, nil, invalid("line 1: the header must be %s", strings.Join(csvHeader, ","))
+	}
+	var list []importUser
+	var lines []int
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			return nil, nil, invalid("line %d: %s", line, csvProblem(err))
+		}
+		if len(list) == maxImport {
+			return nil, nil, invalid("an import takes 1 to %d users", maxImport)
+		}
+		var groups []string
+		if g := strings.TrimSpace(rec[3]); g != "" {
+			for _, name := range strings.Split(g, ";") {
+				groups = append(groups, strings.TrimSpace(name))
+			}
+		}
+		list = append(list, importUser{UserID: rec[0], Username: rec[1], Email: strings.TrimSpace(rec[2]), Groups: groups,
+			CreatedAt: strings.TrimSpace(rec[4]), LastLoginAt: strings.TrimSpace(rec[5]), ExpiresAt: strings.TrimSpace(rec[6])})
+		lines = append(lines, line)
+	}
+	return list, lines, nil
+}
+
+func csvProblem(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return "malformed CSV"
+}
+
+func validEmail(s string) bool {
+	return len(s) <= 254 && strings.Count(s, "@") == 1 && !strings.ContainsAny(s, " \t\r\n") &&
+		strings.Index(s, "@") > 0 && strings.Contains(s[strings.Index(s, "@"):], ".")
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type userView struct {
 	ImportedAt     string            `json:"importedAt,omitempty"`
 	LastLoginAt    string            `json:"lastLoginAt,omitempty"`
 	LastActivityAt string            `json:"lastActivityAt"`
+	ExpiresAt      string            `json:"expiresAt,omitempty"`
 	Deactivation   *deactivationView `json:"deactivation,omitempty"`
 	Reactivation   *reactivationView `json:"reactivation,omitempty"`
 	Actions        []string          `json:"actions"`
@@ -55,7 +57,7 @@ func view(u dormancy.User, c Caller) userView {
 		UserID: u.UserID, Username: u.Username, ActiveStatus: u.ActiveStatus(), Status: u.Status,
 		Groups: u.Groups, Email: u.Email, CreationSource: string(u.CreationSource), CreatedAt: dormancy.FormatTime(u.CreatedAt),
 		ImportedAt: dormancy.FormatTime(u.ImportedAt), LastLoginAt: dormancy.FormatTime(u.LastLoginAt),
-		LastActivityAt: dormancy.FormatTime(u.LastActivity()), Actions: []string{},
+		LastActivityAt: dormancy.FormatTime(u.LastActivity()), ExpiresAt: dormancy.FormatTime(u.ExpiresAt), Actions: []string{},
 	}
 	if v.Groups == nil {
 		v.Groups = []string{}
@@ -253,4 +255,53 @@ func (a *API) sendOwed(r *http.Request, ids []string) {
 	if _, err := a.relay.Deliver(ctx, ids); err != nil {
 		a.log.WarnContext(r.Context(), "owed events not all sent; the sweeper will retry", "err", err)
 	}
+}
+
+type expiryBody struct {
+	ExpiresAt json.RawMessage `json:"expiresAt"`
+	Reason    string          `json:"reason"`
+}
+
+// setExpiry sets a temporary account's end date, or clears it with null
+// (spec §8, §13); audited as UserExpirySet.
+func (a *API) setExpiry(w http.ResponseWriter, r *http.Request, c Caller) error {
+	id, err := pathID(r, "userId")
+	if err != nil {
+		return err
+	}
+	var b expiryBody
+	if err := decode(w, r, maxBody, &b); err != nil {
+		return err
+	}
+	var expires time.Time
+	switch raw := string(b.ExpiresAt); {
+	case raw == "":
+		return invalid("expiresAt is required: an RFC 3339 time, or null to clear it")
+	case raw == "null":
+	default:
+		var s string
+		if json.Unmarshal(b.ExpiresAt, &s) != nil {
+			return invalid("expiresAt must be an RFC 3339 time, or null")
+		}
+		if expires, err = time.Parse(time.RFC3339, s); err != nil {
+			return invalid("expiresAt must be an RFC 3339 time, or null")
+		}
+	}
+	if b.Reason, err = text("reason", b.Reason, true); err != nil {
+		return err
+	}
+	u, err := a.store.GetUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	ch, err := dormancy.SetExpiry(u, dormancy.ExpiryRequest{Actor: c.UserID, ExpiresAt: expires, Reason: b.Reason}, a.now())
+	if err != nil {
+		return err
+	}
+	if err := a.store.Apply(r.Context(), ch); err != nil {
+		return err
+	}
+	a.log.InfoContext(r.Context(), "expiry set", "userId", id, "actor", c.UserID, "expiresAt", dormancy.FormatTime(expires))
+	writeJSON(w, http.StatusOK, view(ch.User, c))
+	return nil
 }

@@ -75,6 +75,7 @@ func Load(lookup Lookup) (Config, error) {
 		return c, fmt.Errorf("GROUP_POLICIES: %w", err)
 	}
 	c.Policy.ExemptGroups = dormancy.ParseGroupList(get("EXEMPT_GROUPS"))
+	c.Policy.ScopeGroups = dormancy.ParseGroupList(get("SCOPE_GROUPS"))
 	c.AdminGroups = []string{"Admin", "Ops"}
 	if v, ok := lookup("ADMIN_GROUPS"); ok {
 		c.AdminGroups = dormancy.ParseGroupList(v)
@@ -113,6 +114,7 @@ func Load(lookup Lookup) (Config, error) {
 		strings.IndexFunc(c.AdminContact, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		return c, fmt.Errorf("ADMIN_CONTACT: must be at most 200 printable characters")
 	}
+	c.Policy.AdminContact = c.AdminContact
 	c.EventBusName = get("EVENT_BUS_NAME")
 	c.UserPoolID = get("USER_POOL_ID")
 	c.LoginHookARN = get("LOGIN_HOOK_ARN")

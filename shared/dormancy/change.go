@@ -77,7 +77,17 @@ type Expectation struct {
 // past the threshold by the sweeper or the login hook. Both make the same
 // record and the same event (the event id depends on the user and the last
 // activity that made them dormant, so two racing deactivators agree on it).
+//
+// A verdict of Expire deactivates with reason EXPIRED instead: the account
+// passed its end date.
 func DeactivateForInactivity(u User, v Verdict, now time.Time) Change {
+	if v.Action == Expire {
+		d := &Deactivation{At: now.UTC(), By: SystemActor, Reason: ReasonExpired, Automatic: true, ThresholdDays: v.ThresholdDays}
+		eventID := StableID(TypeUserDeactivated, u.UserID, "expired", FormatTime(u.ExpiresAt))
+		c := deactivate(u, d, v.LastActivity, SourceAutomaticDeactivation, eventID)
+		c.Expect.LastActivity = time.Time{} // a sign-in does not move an end date
+		return c
+	}
 	d := &Deactivation{At: now.UTC(), By: SystemActor, Reason: ReasonInactivity, Automatic: true, ThresholdDays: v.ThresholdDays}
 	eventID := StableID(TypeUserDeactivated, u.UserID, FormatTime(v.LastActivity))
 	return deactivate(u, d, v.LastActivity, SourceAutomaticDeactivation, eventID)
@@ -115,6 +125,9 @@ func deactivate(u User, d *Deactivation, lastActivity time.Time, source, eventID
 		EventID: eventID, UserID: u.UserID, Username: u.Username, OccurredAt: FormatTime(d.At),
 		Reason: d.Reason, Automatic: d.Automatic, Actor: d.By,
 		LastActivityAt: FormatTime(lastActivity), ThresholdDays: d.ThresholdDays, Comment: d.Comment,
+	}
+	if d.Reason == ReasonExpired {
+		ev.ExpiresAt = FormatTime(u.ExpiresAt)
 	}
 	return Change{
 		User: u,
@@ -158,6 +171,7 @@ func Reactivate(u User, r ReactivationRequest, now time.Time) (Change, error) {
 	u.Status = Active
 	u.ReactivatedAt = at
 	u.WarnedAt = time.Time{}
+	u.ExpiresAt = time.Time{} // reactivating clears the end date (spec §13)
 	u.Reactivation = &Reactivation{At: at, By: r.Actor, ApprovalReference: r.ApprovalReference, ApprovedBy: r.ApprovedBy, Comment: r.Comment}
 	u.Version++
 	eventID := StableID(TypeUserReactivated, u.UserID, FormatTime(at), strconv.FormatInt(before.Version, 10))
@@ -188,6 +202,9 @@ func WarnDormant(u User, v Verdict, now time.Time) Change {
 		EventID: eventID, UserID: u.UserID, Username: u.Username, OccurredAt: FormatTime(now),
 		LastActivityAt: FormatTime(v.LastActivity), ThresholdDays: v.ThresholdDays, DeactivationDue: FormatTime(v.DueAt),
 	}
+	if v.Reason == ReasonExpired {
+		ev.Reason = ReasonExpired
+	}
 	return Change{
 		User:   u,
 		Events: []Event{NewEvent(eventID, SourceUsers, TypeUserDormancyWarning, u.UserID, now, ev)},
@@ -209,4 +226,43 @@ func NewAccount(userID, username string, groups []string, source CreationSource,
 		ID: id, UserID: userID, Operation: OpCreateUserAccount, OccurredAt: now.UTC(), IsEnabled: true,
 		UserAccount: username, Actor: actor, Source: string(source), Version: u.Version,
 	}
+}
+
+// ExpiryRequest is an admin's setting (or clearing) of an account's end date.
+type ExpiryRequest struct {
+	Actor     string
+	ExpiresAt time.Time // zero clears it
+	Reason    string
+}
+
+// SetExpiry builds the change that sets or clears a user's end date, with
+// its UserExpirySet audit entry (spec §8, §13). An end date must be in the
+// future; the user must be ACTIVE.
+func SetExpiry(u User, r ExpiryRequest, now time.Time) (Change, error) {
+	r.Reason = strings.TrimSpace(r.Reason)
+	switch {
+	case r.Reason == "":
+		return Change{}, BadInput("reason is required")
+	case !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(now):
+		return Change{}, BadInput("expiresAt must be in the future")
+	case u.Status != Active:
+		return Change{}, Conflict("user %s is not active", u.UserID)
+	}
+	before := u
+	u.ExpiresAt = r.ExpiresAt.UTC()
+	u.WarnedAt = time.Time{} // a new end date is warned of anew
+	at := now.UTC()
+	id := StableID(string(OpUserExpirySet), u.UserID, FormatTime(at), strconv.FormatInt(before.Version, 10), FormatTime(u.ExpiresAt), r.Reason)
+	comment := "expiry cleared"
+	if !u.ExpiresAt.IsZero() {
+		comment = "expires " + FormatTime(u.ExpiresAt)
+	}
+	return Change{
+		User: u,
+		Audit: AuditEntry{
+			ID: id, UserID: u.UserID, Operation: OpUserExpirySet, OccurredAt: at, IsEnabled: true,
+			UserAccount: u.Username, Actor: r.Actor, Source: SourceAdmin, Reason: r.Reason, Comment: comment,
+		},
+		Expect: Expectation{Status: Active, Version: before.Version},
+	}, nil
 }

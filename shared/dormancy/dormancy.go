@@ -27,6 +27,7 @@ type Reason string
 const (
 	ReasonInactivity Reason = "INACTIVITY"
 	ReasonAdmin      Reason = "ADMIN"
+	ReasonExpired    Reason = "EXPIRED" // past the account's end date (spec §13)
 )
 
 // CreationSource says how the account's record came to be. It is set once.
@@ -58,7 +59,9 @@ type User struct {
 	ImportedAt time.Time
 	// WarnedAt is when the current dormancy period's warning was sent; zero
 	// if none was.
-	WarnedAt     time.Time
+	WarnedAt time.Time
+	// ExpiresAt is a temporary account's end date (spec §13); zero for none.
+	ExpiresAt    time.Time
 	Deactivation *Deactivation // the latest deactivation, if any
 	Reactivation *Reactivation // the latest reactivation, if any
 	Version      int64
@@ -119,13 +122,35 @@ const (
 	MsgNotActive = "Account is not active. Please contact Admin."
 )
 
-// RefusalMessage is what a deactivated user is told at sign-in.
-func RefusalMessage(d *Deactivation) string {
-	if d == nil || d.Reason == ReasonAdmin {
-		return MsgDeactivatedByAdmin
+// RefusalMessage is what a deactivated user is told at sign-in, with the
+// default contact line.
+func RefusalMessage(d *Deactivation) string { return Policy{}.Refusal(User{Deactivation: d}) }
+
+// contactLine ends every refusal: "Please contact Admin." or, with
+// ADMIN_CONTACT, "Please contact Admin at <contact>."
+func (p Policy) contactLine() string {
+	if p.AdminContact == "" {
+		return "Please contact Admin."
 	}
-	return fmt.Sprintf("Account deactivated due to %d days of inactivity. Please contact Admin.", d.ThresholdDays)
+	return "Please contact Admin at " + p.AdminContact + "."
 }
+
+// Refusal is what a deactivated user is told at sign-in (spec §4): why,
+// and whom to contact.
+func (p Policy) Refusal(u User) string {
+	d := u.Deactivation
+	switch {
+	case d != nil && d.Reason == ReasonExpired && !u.ExpiresAt.IsZero():
+		return fmt.Sprintf("Account expired on %s. %s", u.ExpiresAt.UTC().Format("2006-01-02"), p.contactLine())
+	case d != nil && d.Reason == ReasonInactivity:
+		return fmt.Sprintf("Account deactivated due to %d days of inactivity. %s", d.ThresholdDays, p.contactLine())
+	}
+	return "Account deactivated by an administrator. " + p.contactLine()
+}
+
+// NotActive is what a user whose stored status the hook does not know is
+// told.
+func (p Policy) NotActive() string { return "Account is not active. " + p.contactLine() }
 
 // Policy is the dormancy policy of spec §3.
 type Policy struct {
@@ -133,6 +158,11 @@ type Policy struct {
 	WarningDays  int            // WARNING_DAYS; 0 turns warnings off
 	GroupDays    map[string]int // GROUP_POLICIES
 	ExemptGroups []string       // EXEMPT_GROUPS
+	// ScopeGroups (SCOPE_GROUPS): when set, only their members are
+	// deactivated for inactivity; everyone else is treated as exempt.
+	ScopeGroups []string
+	// AdminContact (ADMIN_CONTACT) ends every refusal.
+	AdminContact string
 }
 
 // ThresholdDays is the threshold that applies to a user in groups: the
@@ -151,14 +181,38 @@ func (p Policy) ThresholdDays(groups []string) int {
 	return days
 }
 
-// Exempt reports whether a user in groups is never deactivated automatically.
+// Exempt reports whether a user in groups is never deactivated
+// automatically for inactivity: a member of an exempt group, or, with scope
+// groups, a user in none of them.
 func (p Policy) Exempt(groups []string) bool {
 	for _, g := range groups {
 		if slices.Contains(p.ExemptGroups, g) {
 			return true
 		}
 	}
-	return false
+	if len(p.ScopeGroups) == 0 {
+		return false
+	}
+	for _, g := range groups {
+		if slices.Contains(p.ScopeGroups, g) {
+			return false
+		}
+	}
+	return true
+}
+
+// ExemptBy names the group that exempts a user in groups ("" for none; a
+// user outside the scope groups is exempt by "(out of scope)").
+func (p Policy) ExemptBy(groups []string) string {
+	for _, g := range groups {
+		if slices.Contains(p.ExemptGroups, g) {
+			return g
+		}
+	}
+	if p.Exempt(groups) {
+		return "(out of scope)"
+	}
+	return ""
 }
 
 // MinThresholdDays is the smallest threshold any user can have. The sweeper
@@ -184,10 +238,11 @@ const (
 	Warn                     // inside the warning window and not yet warned this period
 	Deactivate               // past the threshold
 	Exempted                 // past the threshold (or in the warning window) but exempt
+	Expire                   // past the account's end date, exempt or not
 )
 
 func (a Action) String() string {
-	return [...]string{"keep", "warn", "deactivate", "exempt"}[a]
+	return [...]string{"keep", "warn", "deactivate", "exempt", "expire"}[a]
 }
 
 // Verdict is the policy's decision about one user at one instant.
@@ -195,7 +250,8 @@ type Verdict struct {
 	Action        Action
 	ThresholdDays int
 	LastActivity  time.Time
-	DueAt         time.Time // when the user is (or was) deactivated for inactivity
+	DueAt         time.Time // when the user is (or was) due to be deactivated
+	Reason        Reason    // why: INACTIVITY, or EXPIRED for an end date
 }
 
 // Evaluate applies the policy to an ACTIVE user at now. A user is past the
@@ -207,6 +263,20 @@ func (p Policy) Evaluate(u User, now time.Time) Verdict {
 	if u.Status != Active {
 		return v
 	}
+	// An end date is explicit: it applies to exempt users too, and when it
+	// comes before the dormancy threshold it is what the user is warned of.
+	if !u.ExpiresAt.IsZero() && (!u.ExpiresAt.After(v.DueAt) || p.Exempt(u.Groups)) {
+		v.Reason, v.DueAt = ReasonExpired, u.ExpiresAt
+		warnedThisPeriod := !u.WarnedAt.IsZero() && !u.WarnedAt.Before(v.LastActivity)
+		switch {
+		case !now.Before(u.ExpiresAt):
+			v.Action = Expire
+		case p.WarningDays > 0 && !now.Before(u.ExpiresAt.Add(-Days(p.WarningDays))) && !warnedThisPeriod:
+			v.Action = Warn
+		}
+		return v
+	}
+	v.Reason = ReasonInactivity
 	past := now.After(v.DueAt)
 	inWindow := p.WarningDays > 0 && !now.Before(v.DueAt.Add(-Days(p.WarningDays)))
 	warnedThisPeriod := !u.WarnedAt.IsZero() && !u.WarnedAt.Before(v.LastActivity)

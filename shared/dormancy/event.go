@@ -80,6 +80,7 @@ type UserDeactivated struct {
 	LastActivityAt string `json:"lastActivityAt"`
 	ThresholdDays  int    `json:"thresholdDays"`
 	Comment        string `json:"comment,omitempty"`
+	ExpiresAt      string `json:"expiresAt,omitempty"` // for EXPIRED: the end date
 }
 
 // UserReactivated is the detail of a UserReactivated event.
@@ -103,6 +104,7 @@ type UserDormancyWarning struct {
 	LastActivityAt  string `json:"lastActivityAt"`
 	ThresholdDays   int    `json:"thresholdDays"`
 	DeactivationDue string `json:"deactivationDueAt"`
+	Reason          Reason `json:"reason,omitempty"` // EXPIRED when the end date is what is due
 }
 
 // RecordUserCleared is the detail of a RecordUserCleared event: a user field of

@@ -25,20 +25,26 @@ type Index struct {
 
 // Index names used by queries.
 const (
-	IndexBySweep = "bySweep"
-	IndexByList  = "byList"
-	IndexByName  = "byName"
-	IndexByDay   = "byDay"
-	IndexByUser  = "byUser"
+	IndexBySweep  = "bySweep"
+	IndexByExpiry = "byExpiry"
+	IndexByList   = "byList"
+	IndexByName   = "byName"
+	IndexByDay    = "byDay"
+	IndexByUser   = "byUser"
 )
+
+// sweepAttrs are the attributes the policy needs of a user, projected into
+// the indexes a sweep reads (every attribute a sweep's change writes back
+// must be among them).
+var sweepAttrs = []string{"username", "groups", "status", "warnedAt", "createdAt", "lastLoginAt", "reactivatedAt", "importedAt", "version", "expiresAt"}
 
 // Schema is every table Dormancy uses, as deployed and as created locally.
 var Schema = []Table{
 	{
 		Name: "Users", EnvVar: "USERS_TABLE", PK: "userId", Retain: true,
 		Indexes: []Index{
-			{Name: IndexBySweep, PK: "sweepShard", SK: "lastActivityAt", Projection: "INCLUDE",
-				NonKey: []string{"username", "groups", "status", "warnedAt", "createdAt", "lastLoginAt", "reactivatedAt", "importedAt", "version"}},
+			{Name: IndexBySweep, PK: "sweepShard", SK: "lastActivityAt", Projection: "INCLUDE", NonKey: sweepAttrs},
+			{Name: IndexByExpiry, PK: "expiryShard", SK: "expiresAt", Projection: "INCLUDE", NonKey: append([]string{"lastActivityAt"}, sweepAttrs...)},
 			{Name: IndexByList, PK: "listShard", SK: "listKey", Projection: "ALL"},
 			{Name: IndexByName, PK: "lookupKey", SK: "usernameLower", Projection: "INCLUDE", NonKey: []string{"username"}},
 		},

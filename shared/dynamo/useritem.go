@@ -35,6 +35,8 @@ func userItem(u dormancy.User) map[string]types.AttributeValue {
 	set("reactivatedAt", ts(u.ReactivatedAt))
 	set("importedAt", ts(u.ImportedAt))
 	set("warnedAt", ts(u.WarnedAt))
+	set("expiresAt", ts(u.ExpiresAt))
+	set("expiryShard", expiryShard(u))
 	set("sweepShard", sweepShard(u))
 	set("lookupKey", lookupKey(u))
 	for k, v := range deactivationAttrs(u.Deactivation) {
@@ -103,7 +105,7 @@ func userFrom(it map[string]types.AttributeValue) (dormancy.User, error) {
 		UserID: s("userId"), Username: s("username"), Status: dormancy.Status(s("status")), Email: s("email"),
 		CreationSource: dormancy.CreationSource(s("creationSource")),
 		CreatedAt:      t("createdAt"), LastLoginAt: t("lastLoginAt"), ReactivatedAt: t("reactivatedAt"),
-		ImportedAt: t("importedAt"), WarnedAt: t("warnedAt"), Version: n("version"),
+		ImportedAt: t("importedAt"), WarnedAt: t("warnedAt"), ExpiresAt: t("expiresAt"), Version: n("version"),
 	}
 	if l, ok := it["groups"].(*types.AttributeValueMemberL); ok {
 		for _, g := range l.Value {

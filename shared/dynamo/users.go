@@ -33,6 +33,24 @@ func listShard(userID string, s dormancy.Status) string {
 	return fmt.Sprintf("%s#%02d", s, shardOf(userID, UserShards))
 }
 
+// expiryShard places an ACTIVE user with an end date in the byExpiry index
+// ("X#nn", by the same hash as the sweep shards); absent otherwise.
+func expiryShard(u dormancy.User) string {
+	if u.Status != dormancy.Active || u.ExpiresAt.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("X#%02d", shardOf(u.UserID, UserShards))
+}
+
+// ExpiryShards lists the byExpiry partition keys a sweep reads.
+func ExpiryShards() []string {
+	out := make([]string, UserShards)
+	for i := range out {
+		out[i] = fmt.Sprintf("X#%02d", i)
+	}
+	return out
+}
+
 // listKey orders the admin listing totally: last activity, then user id, so
 // users who share a last activity (one import makes hundreds) page exactly
 // once each.
@@ -208,6 +226,8 @@ func (s *Store) Apply(ctx context.Context, c dormancy.Change) error {
 	opt("sweepShard", sweepShard(u))
 	opt("lookupKey", lookupKey(u))
 	opt("warnedAt", ts(u.WarnedAt))
+	opt("expiresAt", ts(u.ExpiresAt))
+	opt("expiryShard", expiryShard(u))
 	if c.Expect.Status != u.Status {
 		// A state transition: record who, when and why, and bump the version.
 		set = append(set, "version = version + :one")
@@ -275,18 +295,24 @@ type SweepPage struct {
 	Next string
 }
 
-// SweepCandidates reads one bySweep shard for users whose last activity is at
-// or before cutoff, oldest first. The index is eventually consistent: every
-// change made from what it returns must be conditional.
+// SweepCandidates reads one shard of a sweep's index, oldest first: a
+// bySweep shard (SweepShards) for users whose last activity is at or before
+// cutoff, or a byExpiry shard (ExpiryShards) for users whose end date is.
+// The indexes are eventually consistent: every change made from what they
+// return must be conditional.
 func (s *Store) SweepCandidates(ctx context.Context, shard string, cutoff time.Time, limit int32, cursor string) (SweepPage, error) {
-	start, err := decodeKeyCursor(cursor, keyShape{"userId": dormancy.ValidUserID, "sweepShard": equals(shard), "lastActivityAt": isTimestamp})
+	index, pk, sk := IndexBySweep, "sweepShard", "lastActivityAt"
+	if strings.HasPrefix(shard, "X#") {
+		index, pk, sk = IndexByExpiry, "expiryShard", "expiresAt"
+	}
+	start, err := decodeKeyCursor(cursor, keyShape{"userId": dormancy.ValidUserID, pk: equals(shard), sk: isTimestamp})
 	if err != nil {
 		return SweepPage{}, err
 	}
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &s.tables.Users,
-		IndexName:              aws.String(IndexBySweep),
-		KeyConditionExpression: aws.String("sweepShard = :s AND lastActivityAt <= :c"),
+		IndexName:              aws.String(index),
+		KeyConditionExpression: aws.String(pk + " = :s AND " + sk + " <= :c"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":s": str(shard), ":c": str(ts(cutoff)),
 		},

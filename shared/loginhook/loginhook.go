@@ -169,15 +169,15 @@ func (h *Hook) admit(ctx context.Context, log *slog.Logger, u dormancy.User) err
 		switch u.Status {
 		case dormancy.Active:
 		case dormancy.Deactivated:
-			return &Refusal{Message: dormancy.RefusalMessage(u.Deactivation)}
+			return &Refusal{Message: h.policy.Refusal(u)}
 		default:
 			// A status the hook does not know: fail closed (spec §4).
 			log.ErrorContext(ctx, "unknown account status; refusing", "userId", u.UserID, "status", u.Status)
-			return &Refusal{Message: dormancy.MsgNotActive}
+			return &Refusal{Message: h.policy.NotActive()}
 		}
 		now := h.now()
 		v := h.policy.Evaluate(u, now)
-		if v.Action != dormancy.Deactivate {
+		if v.Action != dormancy.Deactivate && v.Action != dormancy.Expire {
 			return nil
 		}
 		c := dormancy.DeactivateForInactivity(u, v, now)
@@ -185,7 +185,7 @@ func (h *Hook) admit(ctx context.Context, log *slog.Logger, u dormancy.User) err
 		if err == nil {
 			log.InfoContext(ctx, "deactivated at sign-in", "userId", u.UserID, "thresholdDays", v.ThresholdDays,
 				"lastActivityAt", dormancy.FormatTime(v.LastActivity), "eventId", c.Events[0].ID)
-			return &Refusal{Message: dormancy.RefusalMessage(c.User.Deactivation)}
+			return &Refusal{Message: h.policy.Refusal(c.User)}
 		}
 		if !errors.Is(err, dormancy.ErrConflict) || attempt == 2 {
 			log.ErrorContext(ctx, "cannot deactivate dormant user; refusing sign-in", "userId", u.UserID, "err", err)
@@ -230,7 +230,7 @@ func (h *Hook) postAuthentication(ctx context.Context, log *slog.Logger, userNam
 				return unavailable
 			}
 			log.WarnContext(ctx, "sign-in raced a deactivation; not stamped", "userId", id)
-			return &Refusal{Message: dormancy.RefusalMessage(u.Deactivation)}
+			return &Refusal{Message: h.policy.Refusal(u)}
 		}
 		log.ErrorContext(ctx, "cannot stamp sign-in", "userId", id, "err", err)
 		return unavailable

@@ -531,3 +531,36 @@ func TestEmailIsRecordedFromCognito(t *testing.T) {
 		t.Errorf("a malformed e-mail replaced the recorded one: %q", u.Email)
 	}
 }
+
+// An account past its end date is deactivated and refused at sign-in and at
+// refresh with the expired message (the UTC date); ADMIN_CONTACT changes the
+// contact line of every refusal, and nothing else.
+func TestExpiredAccountRefusedAndContactLine(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.seed(t, "temp", nil, 10, 1)
+	c, err := dormancy.SetExpiry(u, dormancy.ExpiryRequest{Actor: "admin-1", ExpiresAt: time.Date(2027, 1, 1, 18, 0, 0, 0, time.UTC), Reason: "contract"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.call(t, preAuth, "temp"); err != nil {
+		t.Fatalf("before the end date: %v", err)
+	}
+	f.clock.Set(time.Date(2027, 1, 1, 18, 0, 1, 0, time.UTC))
+	wantRefused(t, f.call(t, refresh, "temp"), "Account expired on 2027-01-01. Please contact Admin.")
+	got, _ := f.store.GetUser(ctx, "temp")
+	if got.Status != dormancy.Deactivated || got.Deactivation.Reason != dormancy.ReasonExpired {
+		t.Errorf("temp %+v", got)
+	}
+	wantRefused(t, f.call(t, preAuth, "temp"), "Account expired on 2027-01-01. Please contact Admin.")
+
+	p := policy
+	p.AdminContact = "it-help@example.com"
+	f.hook = loginhook.New(f.store, p, f.clock.Now, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	wantRefused(t, f.call(t, preAuth, "temp"), "Account expired on 2027-01-01. Please contact Admin at it-help@example.com.")
+	f.seed(t, "idle", nil, 100, 99)
+	wantRefused(t, f.call(t, preAuth, "idle"), "Account deactivated due to 45 days of inactivity. Please contact Admin at it-help@example.com.")
+}

@@ -81,6 +81,19 @@ func (h *Handler) contact() string {
 // that signing in before then keeps it.
 func (h *Handler) warning(u dormancy.User, d *dormancy.UserDormancyWarning) message {
 	due := day(ts(d.DeactivationDue))
+	if d.Reason == reasonExpired {
+		// A temporary account: its end date is due, and signing in does not
+		// move it.
+		return message{
+			Subject: "Your account ends on " + due,
+			Blocks: []block{
+				para("Hello %s,", u.Username),
+				para("Your account %s is a temporary account: it ends on %s (UTC), when it will be deactivated.", u.Username, due),
+				para("Signing in does not extend it. If you still need it after that date, ask %s to extend it before then.", h.contact()),
+				h.closing(),
+			},
+		}
+	}
 	return message{
 		Subject: "Your account will be deactivated on " + due,
 		Blocks: []block{

@@ -148,8 +148,8 @@ func deactivated(t *testing.T, id, userID string, reason dormancy.Reason, automa
 		EventID: eventID(id), UserID: userID, Username: "whoever", OccurredAt: dormancy.FormatTime(t0), Reason: reason,
 		Automatic: automatic, Actor: actor, LastActivityAt: dormancy.FormatTime(t0.Add(-dormancy.Days(46))), ThresholdDays: 45,
 	}
-	if reason == "EXPIRED" { // spec §13's reason, which events/schema may not list yet
-		return raw(dormancy.SourceUsers, dormancy.TypeUserDeactivated, mustJSON(d))
+	if reason == dormancy.ReasonExpired {
+		d.ExpiresAt = dormancy.FormatTime(t0.Add(-time.Hour))
 	}
 	return envelope(t, dormancy.SourceUsers, dormancy.TypeUserDeactivated, d)
 }
@@ -639,3 +639,24 @@ func (l *ctxLog) counts() (int, int) {
 }
 
 var _ notify.Mailer = (*sesv2.Client)(nil)
+
+// A temporary account is warned of its end date, not of inactivity.
+func TestExpiryWarningMail(t *testing.T) {
+	f := newFixture(t)
+	f.user("u1", "tina", "tina@example.com")
+	ev := envelope(t, dormancy.SourceUsers, dormancy.TypeUserDormancyWarning, dormancy.UserDormancyWarning{
+		EventID: eventID("we1"), UserID: "u1", Username: "tina", OccurredAt: dormancy.FormatTime(t0),
+		LastActivityAt: dormancy.FormatTime(t0.Add(-dormancy.Days(1))), ThresholdDays: 45,
+		DeactivationDue: dormancy.FormatTime(t0.Add(dormancy.Days(3))), Reason: dormancy.ReasonExpired,
+	})
+	handle(t, f.handler(nil), ev)
+	mails := f.mails()
+	if len(mails) != 1 {
+		t.Fatalf("mails: %+v", mails)
+	}
+	contains(t, "subject", mails[0].Subject, "ends on 2026-11-27")
+	contains(t, "text", mails[0].Body.Text, "temporary account", "does not extend it")
+	if strings.Contains(mails[0].Body.Text, "without a sign-in") {
+		t.Errorf("an expiry warning speaks of inactivity:\n%s", mails[0].Body.Text)
+	}
+}

@@ -29,8 +29,9 @@ type run struct {
 	deactivated     []dormancy.DeactivatedEntry // applied, for the admins' digest
 	signOutsSkipped atomic.Int64
 
-	examined, itemsRead, deactivatedN, warned, exempt, raced, failed atomic.Int64
-	stopped                                                          atomic.Bool
+	seen                                                                      sync.Map
+	examined, itemsRead, deactivatedN, warned, exempt, raced, failed, expired atomic.Int64
+	stopped                                                                   atomic.Bool
 
 	mu              sync.Mutex
 	firstErr        error
@@ -60,6 +61,11 @@ func (r *run) tasks() []task {
 	}
 	for _, sh := range dynamo.SweepShards(true) {
 		out = append(out, task{sh, deactivate})
+	}
+	// Temporary accounts, by their end date: those past it, and those to be
+	// warned of it.
+	for _, sh := range dynamo.ExpiryShards() {
+		out = append(out, task{sh, r.now.Add(dormancy.Days(p.WarningDays))})
 	}
 	return out
 }
@@ -139,14 +145,21 @@ func (r *run) readShard(t task) {
 	}
 }
 
-// consider applies the policy to one user read from the index.
+// consider applies the policy to one user read from an index. A user with
+// an end date may be in both indexes a sweep reads: the first read decides.
 func (r *run) consider(u dormancy.User) {
+	if _, seen := r.seen.LoadOrStore(u.UserID, true); seen {
+		return
+	}
 	r.examined.Add(1)
 	v := r.s.Policy.Evaluate(u, r.now)
 	switch v.Action {
 	case dormancy.Exempted:
 		r.exempt.Add(1)
-	case dormancy.Deactivate:
+	case dormancy.Deactivate, dormancy.Expire:
+		if v.Action == dormancy.Expire {
+			r.expired.Add(1)
+		}
 		if r.dryRun {
 			r.note(&r.wouldDeactivate, u.UserID)
 			return
@@ -227,6 +240,7 @@ func (r *run) summary() Summary {
 	sum := r.sum
 	sum.Examined, sum.ItemsRead = int(r.examined.Load()), int(r.itemsRead.Load())
 	sum.Deactivated, sum.Warned, sum.Exempt = int(r.deactivatedN.Load()), int(r.warned.Load()), int(r.exempt.Load())
+	sum.Expired = int(r.expired.Load())
 	if !r.dryRun && !sum.Held {
 		sum.SignOutsSkipped = int(r.signOutsSkipped.Load())
 	}
