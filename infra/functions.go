@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -120,6 +121,7 @@ func (out *Stack) grantAccess(f access.Function, s Settings) {
 	values["HOLD_ABOVE_PERCENT"] = strconv.FormatFloat(s.HoldAbovePercent, 'f', -1, 64)
 	values["SYNC_RPS"] = strconv.Itoa(s.SyncRPS)
 	values["LOGIN_HOOK_ARN"] = *out.LoginHook.FunctionArn()
+	values["CORS_ORIGINS"] = strings.Join(s.CORSOrigins, ",")
 	if sync, ok := out.Functions["PoolSync"]; ok {
 		values["POOL_SYNC_FUNCTION"] = *sync.FunctionName()
 	}

@@ -74,6 +74,10 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	}
 	out.LoginHook, out.Sweeper, out.Reassign, out.API = out.Functions["LoginHook"], out.Functions["Sweeper"], out.Functions["Reassign"], out.Functions["Api"]
 	out.Pool = newPool(st, s, out.LoginHook)
+	// The admin console: the API's CORS origins start with its URL (the one
+	// API Gateway's own responses name); the API function answers for them.
+	admin := newConsole(st, out.Pool)
+	s.CORSOrigins = append([]string{*admin.Origin}, s.CORSOrigins...)
 	for _, f := range deployed(s) {
 		out.grantAccess(f, s)
 	}
@@ -101,10 +105,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 
 	newNotices(st, out) // the Notices rule (with senderEmail) and the TTLs
 
-	// The admin console; the API's CORS origin is its URL (first: the one
-	// API Gateway's own responses name), and it learns the API's URL.
-	admin := newConsole(st, out.Pool)
-	s.CORSOrigins = append([]string{*admin.Origin}, s.CORSOrigins...)
+	// The admin console learns the API's URL.
 	admin.connect(newAPI(st, s, out.API, out.Pool))
 	newObservability(st, s, out)
 	return out

@@ -106,7 +106,11 @@ func functionsByDescription(tpl map[string]any) map[string]map[string]any {
 	out := map[string]map[string]any{}
 	for _, f := range resources(tpl, "AWS::Lambda::Function") {
 		d, _ := props(f)["Description"].(string)
-		out[strings.TrimPrefix(d, "Dormancy ")] = f
+		name, ours := strings.CutPrefix(d, "Dormancy ")
+		if !ours {
+			continue // CDK's own (the console's BucketDeployment handler)
+		}
+		out[name] = f
 	}
 	return out
 }

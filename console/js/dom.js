@@ -1,5 +1,5 @@
 // Building the page from data. Elements get their text as text nodes, never
-// through innerHTML, so nothing the API returns is ever parsed as HTML.
+// from markup, so nothing the API returns is ever parsed as HTML.
 
 // h makes an element: h('button', {type: 'button', onclick: f}, 'Save').
 // A prop named on… adds a listener; true sets an empty attribute; null,

@@ -87,7 +87,10 @@ function signInView(message) {
   sessionBox.hidden = true;
   const errors = h('div');
   if (config.mode === 'cognito') {
-    const button = h('button', { type: 'button', onclick: () => auth.beginManagedLogin(config) }, 'Sign in');
+    const button = h('button', {
+      type: 'button',
+      onclick: () => auth.beginManagedLogin(config).catch(() => alert(errors, 'The sign-in could not start in this browser.')),
+    }, 'Sign in');
     main.replaceChildren(heading('Sign in'), errors,
       h('p', {}, 'You sign in on the user pool’s sign-in page, and come back here.'), button);
   } else {
@@ -104,7 +107,7 @@ function signInView(message) {
       form.setAttribute('aria-busy', 'true');
       try {
         await auth.signInLocal(config, username.value.trim(), password.value);
-        rendered = false;
+        rendered = true; // focus goes to the first view's heading
         route();
       } catch (err) {
         password.value = '';

@@ -56,7 +56,7 @@ export async function userView(main, userId) {
       h('h2', {}, 'Deactivation'),
       u.deactivation ? details([
         ['When', when(u.deactivation.deactivatedAt)],
-        ['By', u.deactivation.automaticDeactivation ? 'The sweep (automatic)' : u.deactivation.deactivatedBy],
+        ['By', u.deactivation.automaticDeactivation ? 'The sweep (automatic)' : who(u.deactivation.deactivatedBy)],
         ['Why', reasons[u.deactivation.deactivationReason] ?? u.deactivation.deactivationReason],
         ['Threshold', `${u.deactivation.thresholdDays} days`],
         ['Reason given', u.deactivation.reason],
@@ -64,7 +64,7 @@ export async function userView(main, userId) {
       h('h2', {}, 'Reactivation'),
       u.reactivation ? details([
         ['When', when(u.reactivation.reactivatedAt)],
-        ['By', u.reactivation.reactivatedBy],
+        ['By', who(u.reactivation.reactivatedBy)],
         ['Approval reference', u.reactivation.approvalReference],
         ['Approved by', u.reactivation.approvedBy],
         ['Comment', u.reactivation.comment],
@@ -77,6 +77,21 @@ export async function userView(main, userId) {
     loadAudit(timeline, userId);
     (account.querySelector('.buttons button') ?? main.querySelector('h1')).focus();
   }
+}
+
+// who shows a user id (an admin's, in a deactivation, a reactivation or the
+// audit trail) as the user's name, once the API has said it; the id stays
+// where the name cannot be read.
+const names = new Map();
+
+function who(id) {
+  if (id === 'system') return 'System';
+  const el = h('span', {}, id);
+  if (!names.has(id)) names.set(id, api.user(id).then((u) => u.username, () => null));
+  names.get(id).then((name) => {
+    if (name) el.textContent = name;
+  });
+  return el;
 }
 
 function back() {
@@ -112,7 +127,7 @@ function entry(e) {
     h('p', { class: 'when' }, when(e.occurredAt), ' — ', h('strong', {}, operations[e.operation] ?? e.operation),
       e.isEnabled ? ' (enabled)' : ' (disabled)'),
     details([
-      ['By', e.actor === 'system' ? 'System' : e.actor],
+      ['By', who(e.actor)],
       ['Source', e.source],
       ['Reason', e.reason],
       ['Threshold', e.thresholdDays && `${e.thresholdDays} days`],

@@ -23,7 +23,7 @@ export function usersView(main, params) {
     const next = new URLSearchParams();
     if (search.value.trim()) next.set('q', search.value.trim());
     if (select.value) next.set('status', select.value);
-    const hash = '#/users' + (next.size ? `?${next}` : '');
+    const hash = '#/users' + (next.toString() ? `?${next}` : '');
     if (location.hash === hash) load(''); else location.hash = hash;
   });
 

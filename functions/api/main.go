@@ -16,5 +16,6 @@ func main() {
 	relay := boot.Relay(env, store, boot.WithSignOuts)
 	a := api.New(store, env.Config.Policy, env.Config.AdminGroups, relay, time.Now, env.Log)
 	a.Sync = boot.SyncStarter(env) // POST /sync invokes the pool sync
+	a.Origins = env.Config.CORSOrigins
 	lambda.Start(a.HandleProxy)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/dom"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/testkit/cognitotest"
@@ -27,7 +29,9 @@ import (
 
 // The admin console in a real browser (Chromium, headless), used as a
 // person uses it: controls are found by their role and accessible name
-// (spec §15), never by CSS classes or ids. One stack and one browser serve
+// (spec §15), never by CSS classes or ids, and what the page says is read
+// where a screen reader reads it (alerts, a table's cell by its row and
+// column headers, a description list's terms). One stack and one browser serve
 // every subtest; each subtest has its own browser context (so its own
 // session storage) and its own deadline, and none depends on another's
 // changes.
@@ -96,16 +100,22 @@ func TestConsole(t *testing.T) {
 		waitCell(t, tab, "carol", "Active Status", "Yes")
 		waitCell(t, tab, "alice", "Active Status", "No")
 		screenshot(t, tab, "console-users.png")
+		// Spec §10: the first page of users is usable within 1 s of opening
+		// (signed in). Measured here, not held to: a loaded test machine is
+		// not the measure (make bench is).
+		start := time.Now()
+		open(t, tab, s.ConsoleURL)
+		do(t, tab, chromedp.WaitVisible("Activate User", named("button", "Activate User")))
+		t.Logf("first page of users usable %v after opening", time.Since(start).Round(time.Millisecond))
 
 		// Search for alice among the deactivated.
 		do(t, tab,
 			chromedp.SetValue("Status", "No", named("combobox", "Status")),
 			chromedp.SendKeys("Search", "alice", named("searchbox", "Search")),
-			chromedp.Click("Search button", named("button", "Search")))
+			chromedp.Click("Search button", named("button", "Search")),
+			// The list the search asked for: active carol is not on it.
+			chromedp.WaitNotPresent("carol", named("rowheader", "carol")))
 		waitCell(t, tab, "alice", "Active Status", "No")
-		if n := count(t, tab, "rowheader", "carol"); n != 0 {
-			t.Errorf("the search for deactivated alice lists carol")
-		}
 
 		// Approving one's own activation is refused, in the API's words.
 		row := rowOf(t, tab, "alice")
@@ -123,8 +133,7 @@ func TestConsole(t *testing.T) {
 
 		// With the Business Head's name it goes through, and the row says so.
 		do(t, tab,
-			chromedp.Clear("Approved by", named("textbox", "Approved by")),
-			chromedp.SendKeys("Approved by", "head.of.sales", named("textbox", "Approved by")),
+			chromedp.SendKeys("Approved by", kb.End+strings.Repeat(kb.Backspace, len("breakglass"))+"head.of.sales", named("textbox", "Approved by")),
 			chromedp.SendKeys("Comment", "Back from leave", named("textbox", "Comment")),
 			chromedp.Click("Activate", named("button", "Activate")),
 			chromedp.WaitNotPresent("dialog", named("dialog", "Activate alice")))
@@ -148,13 +157,16 @@ func TestConsole(t *testing.T) {
 			chromedp.WaitNotPresent("dialog", named("dialog", "Deactivate alice")))
 		waitCell(t, tab, "alice", "Active Status", "No")
 
-		// Her page has the deactivation's details and the audit timeline.
+		// Her page has the deactivation's and the reactivation's details,
+		// and the audit timeline.
 		do(t, tab,
 			chromedp.Click("alice", named("link", "alice")),
 			chromedp.WaitVisible("heading alice", named("heading", "alice")),
-			chromedp.WaitVisible("Audit timeline", named("heading", "Audit timeline")),
-			chromedp.WaitVisible("reason", named("definition", "Left the company")),
-			chromedp.WaitVisible("approval", named("definition", "BH-2027-001")))
+			chromedp.WaitVisible("Audit timeline", named("heading", "Audit timeline")))
+		for term, want := range map[string]string{"Reason given": "Left the company", "Approval reference": "BH-2027-001", "Approved by": "head.of.sales"} {
+			waitDetail(t, tab, term, want)
+		}
+		screenshot(t, tab, "console-user.png")
 	})
 
 	t.Run("a non-admin finds no Activate User or Deactivate User anywhere", func(t *testing.T) {
@@ -285,14 +297,38 @@ func startBrowser(t *testing.T, bin string) context.Context {
 }
 
 // newTab opens a tab in a browser context of its own (its own storage),
-// whose actions must all be done within a minute.
+// whose actions must all be done within a minute. The test fails if the
+// page throws, or breaks its Content-Security-Policy (inline code, eval, a
+// request to an origin it does not allow, a string into an HTML sink).
 func newTab(t *testing.T, browser context.Context) context.Context {
 	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	if err := chromedp.Do(tab); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancelDeadline := context.WithTimeout(tab, 15*time.Second)
+	var mu sync.Mutex
+	var problems []string
+	messages := chromedp.Console(tab)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Source == "security" || strings.Contains(m.Text, "Content Security Policy") || strings.Contains(m.Text, "Trusted Type") {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf("%s (%s:%d)", m.Text, m.URL, m.Line))
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("the page reported: %s", p)
+		}
+	})
+	ctx, cancelDeadline := context.WithTimeout(tab, time.Minute)
 	t.Cleanup(cancelDeadline)
 	return ctx
 }
@@ -436,6 +472,13 @@ func waitCell(t *testing.T, tab context.Context, row, column, want string) {
 		return null;
 	})()`, column, row, want)
 	do(t, tab, chromedp.WaitVisible(fmt.Sprintf("%s's %s %q", row, column, want), byJS(expr)))
+}
+
+// waitDetail waits for a term of a description list (<dl>) to say want.
+func waitDetail(t *testing.T, tab context.Context, term, want string) {
+	t.Helper()
+	expr := fmt.Sprintf(`[...document.querySelectorAll('dt')].find(dt => dt.textContent.trim() === %q && dt.nextElementSibling?.textContent.trim() === %q)`, term, want)
+	do(t, tab, chromedp.WaitVisible(fmt.Sprintf("%s %q", term, want), byJS(expr)))
 }
 
 // screenshot saves the page under build/ (the repository's ignored output).

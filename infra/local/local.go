@@ -195,6 +195,12 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("listen on %s: %w", o.InvokeAddr, err)
 	}
 	s.InvokeURL = "http://" + invokeL.Addr().String()
+	// The console's origin is known before the functions are wired: the API
+	// answers CORS for it, as on AWS.
+	if err = s.listenConsole(o.ConsoleAddr); err != nil {
+		invokeL.Close()
+		return nil, err
+	}
 	if err = s.wire(busURL); err != nil {
 		invokeL.Close()
 		return nil, err
@@ -206,9 +212,6 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, err
 	}
 	if err = s.routeNotices(); err != nil {
-		return nil, err
-	}
-	if err = s.listenConsole(o.ConsoleAddr); err != nil {
 		return nil, err
 	}
 	if s.APIURL, err = s.serve(o.APIAddr, s.cors(http.HandlerFunc(s.gateway))); err != nil {
@@ -242,6 +245,7 @@ func (s *Stack) wire(busURL string) error {
 		"EVENT_BUS_NAME": "dormancy-local", "EXEMPT_GROUPS": "BreakGlass", "SCOPE_GROUPS": "", "ADMIN_CONTACT": "",
 		"USER_POOL_ID": s.PoolID, "LOGIN_HOOK_ARN": LocalHookARN, "POOL_SYNC_FUNCTION": "PoolSync",
 		"COGNITO_RPS": "20", "HOLD_ABOVE_COUNT": "50", "HOLD_ABOVE_PERCENT": "10", "SYNC_RPS": "10",
+		"CORS_ORIGINS": s.ConsoleURL,
 	}
 	maps.Copy(values, s.opts.Env)
 	s.given = map[string]map[string]string{}
@@ -312,6 +316,7 @@ func (s *Stack) wire(busURL string) error {
 	store = boot.Store(e)
 	a := api.New(store, e.Config.Policy, e.Config.AdminGroups, s.localRelay(e, store), s.Clock.Now, e.Log)
 	a.Sync = boot.SyncStarter(e)
+	a.Origins = e.Config.CORSOrigins
 	s.function("Api", func(ctx context.Context, p []byte) ([]byte, error) {
 		var req events.APIGatewayProxyRequest
 		if err := json.Unmarshal(p, &req); err != nil {

@@ -166,7 +166,7 @@ var Functions = []Function{
 		PoolActions: []string{"AdminUserGlobalSignOut"},
 		// POST /sync starts the pool sync
 		Invokes:  []string{"PoolSync"},
-		Settings: []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS", "POOL_SYNC_FUNCTION"},
+		Settings: []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS", "POOL_SYNC_FUNCTION", "CORS_ORIGINS"},
 	},
 }
 

@@ -38,6 +38,7 @@ type Store interface {
 	SweepHold(ctx context.Context) (dormancy.SweepHold, error)
 	ReleaseSweep(ctx context.Context, h dormancy.SweepHold, audit dormancy.AuditEntry) error
 	SyncState(ctx context.Context) (dynamo.SyncState, error)
+	VerifyAccount(ctx context.Context, userID string) (dynamo.Verification, error)
 }
 
 // SyncStarter starts a pool sync run in the background (the PoolSync
@@ -61,7 +62,12 @@ type API struct {
 	relay       Relay // may be nil: the sweeper sends what is owed
 	// Sync starts pool syncs (POST /sync); nil where there is no pool.
 	Sync SyncStarter
-	mux  *http.ServeMux
+	// Origins are the browser origins whose requests are answered with
+	// Access-Control-Allow-Origin: with API Gateway's proxy integration,
+	// only the function can put it on its responses (API Gateway answers
+	// the preflights and its own errors).
+	Origins []string
+	mux     *http.ServeMux
 }
 
 // New returns the API.
@@ -104,6 +110,7 @@ func (a *API) routes() []Route {
 		{"POST", "/users/{userId}/deactivate", adminOnly, (*API).deactivate},
 		{"POST", "/users/{userId}/expiry", adminOnly, (*API).setExpiry},
 		{"GET", "/users/{userId}/audit", adminOnly, (*API).userAudit},
+		{"GET", "/users/{userId}/audit/verify", adminOnly, (*API).verifyAudit},
 		{"GET", "/audit", adminOnly, (*API).audit},
 		{"GET", "/records", anyActive, (*API).listRecords},
 		{"GET", "/records/{recordId}", anyActive, (*API).getRecord},

@@ -31,6 +31,8 @@ type auditView struct {
 	Field             string `json:"field,omitempty"`
 	PreviousUserID    string `json:"previousUserId,omitempty"`
 	PreviousUsername  string `json:"previousUsername,omitempty"`
+	Hash              string `json:"hash,omitempty"`
+	PrevHash          string `json:"prevHash,omitempty"`
 }
 
 func auditViews(es []dormancy.AuditEntry) []auditView {
@@ -39,7 +41,7 @@ func auditViews(es []dormancy.AuditEntry) []auditView {
 		out = append(out, auditView{
 			e.ID, string(e.Operation), dormancy.FormatTime(e.OccurredAt), e.IsEnabled, e.UserID, e.UserAccount, e.Actor,
 			e.Source, e.Reason, e.ApprovalReference, e.ApprovedBy, e.Comment, e.ThresholdDays, e.Version, e.EventID,
-			e.RecordID, e.Module, e.Field, e.PreviousUserID, e.PreviousUsername,
+			e.RecordID, e.Module, e.Field, e.PreviousUserID, e.PreviousUsername, e.Hash, e.PrevHash,
 		})
 	}
 	return out
@@ -96,5 +98,33 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, c Caller) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": auditViews(p.Entries), "cursor": p.Cursor})
+	return nil
+}
+
+type brokenView struct {
+	AuditID    string `json:"auditId,omitempty"`
+	OccurredAt string `json:"occurredAt,omitempty"`
+	Operation  string `json:"operation,omitempty"`
+	Problem    string `json:"problem"`
+}
+
+// verifyAudit recomputes the account's audit chain (spec §9) and says
+// whether it is intact, and if not, where it first breaks.
+func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request, c Caller) error {
+	id, err := pathID(r, "userId")
+	if err != nil {
+		return err
+	}
+	v, err := a.store.VerifyAccount(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	var first *brokenView
+	if b := v.FirstBroken; b != nil {
+		first = &brokenView{b.AuditID, b.OccurredAt, b.Operation, b.Problem}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"intact": v.Intact, "entries": v.Entries, "chained": v.Chained, "unchained": v.Unchained, "firstBroken": first,
+	})
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
@@ -176,5 +177,24 @@ func TestManualChangeReleasesWhatItCouldNotSend(t *testing.T) {
 	}
 	if u, _ := f.store.GetUser(ctx, "target"); u.Status != dormancy.Deactivated {
 		t.Error("the deactivation did not take effect")
+	}
+}
+
+// With API Gateway's proxy integration only the function can put
+// Access-Control-Allow-Origin on a response: it does for the console's
+// origin, and for no other.
+func TestCORSOriginOnResponses(t *testing.T) {
+	f := newFixture(t)
+	f.api.Origins = []string{"https://console.example.com"}
+	for origin, want := range map[string]string{"https://console.example.com": "https://console.example.com", "https://evil.example.com": "", "": ""} {
+		req := events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/users", Headers: map[string]string{"Origin": origin},
+			RequestContext: events.APIGatewayProxyRequestContext{Authorizer: map[string]any{"claims": admin}}}
+		resp, err := f.api.HandleProxy(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Headers["Access-Control-Allow-Origin"]; got != want || resp.StatusCode != 200 {
+			t.Errorf("origin %q: %d, Access-Control-Allow-Origin %q, want %q", origin, resp.StatusCode, got, want)
+		}
 	}
 }

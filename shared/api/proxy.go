@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -44,6 +45,10 @@ func (a *API) HandleProxy(ctx context.Context, req events.APIGatewayProxyRequest
 		hr = hr.WithContext(WithClaims(ctx, claims))
 	}
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}
+	if o := hr.Header.Get("Origin"); o != "" && slices.Contains(a.Origins, o) {
+		rec.header.Set("Access-Control-Allow-Origin", o)
+		rec.header.Set("Vary", "Origin")
+	}
 	a.ServeHTTP(rec, hr)
 	resp := events.APIGatewayProxyResponse{StatusCode: rec.code, Body: rec.body.String(), Headers: map[string]string{}}
 	for k, vs := range rec.header {

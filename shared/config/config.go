@@ -34,6 +34,9 @@ type Config struct {
 	LoginHookARN string
 	// PoolSyncFunction is the pool sync's function, which POST /sync starts.
 	PoolSyncFunction string
+	// CORSOrigins are the browser origins (the admin console's) the API
+	// answers for.
+	CORSOrigins []string
 
 	// Guard against mass deactivation (spec §5): a sweep that would
 	// deactivate more than HoldAboveCount users and more than
@@ -119,6 +122,12 @@ func Load(lookup Lookup) (Config, error) {
 	c.UserPoolID = get("USER_POOL_ID")
 	c.LoginHookARN = get("LOGIN_HOOK_ARN")
 	c.PoolSyncFunction = get("POOL_SYNC_FUNCTION")
+	c.CORSOrigins = dormancy.ParseGroupList(get("CORS_ORIGINS"))
+	for _, o := range c.CORSOrigins {
+		if !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://127.0.0.1:") && !strings.HasPrefix(o, "http://localhost") {
+			return c, fmt.Errorf("CORS_ORIGINS: %q must be an https:// origin", o)
+		}
+	}
 	c.CognitoRPS = 20
 	if v := get("COGNITO_RPS"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)

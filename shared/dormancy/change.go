@@ -47,6 +47,8 @@ type AuditEntry struct {
 	Field            string
 	PreviousUserID   string
 	PreviousUsername string
+	// Hash and PrevHash chain the entries (spec §9); the store sets them.
+	Hash, PrevHash string
 }
 
 // Change is a state change of one account, ready to be written atomically:

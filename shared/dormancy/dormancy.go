@@ -65,6 +65,9 @@ type User struct {
 	Deactivation *Deactivation // the latest deactivation, if any
 	Reactivation *Reactivation // the latest reactivation, if any
 	Version      int64
+	// AuditHash is the hash of the account's last audit entry: the head of
+	// its tamper-evident chain (spec §9), kept by the store.
+	AuditHash string
 }
 
 // Deactivation records when, who and why an account was switched off.

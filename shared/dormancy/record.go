@@ -30,6 +30,7 @@ type Record struct {
 	Fields            map[string]string // field name -> userId; "" when unassigned
 	NeedsReassignment []string          // fields cleared because their user was deactivated
 	Version           int64
+	AuditHash         string // the head of the record's audit chain, kept by the store
 	UpdatedAt         time.Time
 }
 

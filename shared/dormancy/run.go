@@ -72,6 +72,8 @@ type SweepHold struct {
 	ApprovalReference string
 	ApprovedBy        string
 	Version           int64
+	// AuditHash is the head of the sweep's audit chain, kept by the store.
+	AuditHash string
 }
 
 // Audit operations of the sweep's guard (spec §9); their entries sit under

@@ -13,13 +13,16 @@ import (
 )
 
 // auditPut is the only write of the audit table: a put that fails if the
-// entry exists, so an entry is never changed.
-func (s *Store) auditPut(e dormancy.AuditEntry) *types.Put {
+// entry exists, so an entry is never changed. It seals the entry onto its
+// chain after prev (chain.go) and returns the new head.
+func (s *Store) auditPut(e dormancy.AuditEntry, prev string) (*types.Put, string) {
+	it := auditItem(e)
+	h := seal(it, prev)
 	return &types.Put{
 		TableName:           &s.tables.Audit,
-		Item:                auditItem(e),
+		Item:                it,
 		ConditionExpression: aws.String("attribute_not_exists(sk)"),
-	}
+	}, h
 }
 
 func auditItem(e dormancy.AuditEntry) map[string]types.AttributeValue {
@@ -66,6 +69,7 @@ func auditFrom(it map[string]types.AttributeValue) (dormancy.AuditEntry, error) 
 		ApprovalReference: s("approvalReference"), ApprovedBy: s("approvedBy"), Comment: s("comment"),
 		EventID: s("eventId"), RecordID: s("recordId"), Module: s("module"), Field: s("field"),
 		PreviousUserID: s("previousUserId"), PreviousUsername: s("previousUsername"),
+		Hash: s("hash"), PrevHash: s("prevHash"),
 	}
 	if b, ok := it["isEnabled"].(*types.AttributeValueMemberBOOL); ok {
 		e.IsEnabled = b.Value
@@ -77,8 +81,9 @@ func auditFrom(it map[string]types.AttributeValue) (dormancy.AuditEntry, error) 
 // AppendAudit writes one audit entry on its own. It returns ErrExists if an
 // entry with the same id and time is already there.
 func (s *Store) AppendAudit(ctx context.Context, e dormancy.AuditEntry) error {
+	put, _ := s.auditPut(e, e.PrevHash)
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.tables.Audit, Item: auditItem(e), ConditionExpression: aws.String("attribute_not_exists(sk)"),
+		TableName: &s.tables.Audit, Item: put.Item, ConditionExpression: put.ConditionExpression,
 	})
 	if err = translate("append audit "+e.ID, err); isConflict(err) {
 		return fmt.Errorf("append audit %s: %w", e.ID, dormancy.ErrExists)

@@ -49,6 +49,9 @@ func recordItem(r dormancy.Record) map[string]types.AttributeValue {
 	if len(r.NeedsReassignment) > 0 {
 		it["needsReassignment"] = &types.AttributeValueMemberSS{Value: r.NeedsReassignment}
 	}
+	if r.AuditHash != "" {
+		it["auditHash"] = str(r.AuditHash)
+	}
 	return it
 }
 
@@ -58,7 +61,7 @@ func recordFrom(it map[string]types.AttributeValue) (dormancy.Record, error) {
 	if err != nil {
 		return dormancy.Record{}, fmt.Errorf("record %s: %w", s("recordId"), err)
 	}
-	r := dormancy.Record{ID: s("recordId"), Module: s("module"), Status: dormancy.RecordStatus(s("status")), Fields: map[string]string{}, UpdatedAt: at}
+	r := dormancy.Record{ID: s("recordId"), Module: s("module"), Status: dormancy.RecordStatus(s("status")), Fields: map[string]string{}, UpdatedAt: at, AuditHash: s("auditHash")}
 	if m, ok := it["fields"].(*types.AttributeValueMemberM); ok {
 		for f, v := range m.Value {
 			if sv, ok := v.(*types.AttributeValueMemberS); ok {
@@ -120,6 +123,7 @@ func (s *Store) PutRecord(ctx context.Context, r dormancy.Record, expectVersion 
 			return r, fmt.Errorf("record %s is at version %d, not %d: %w", r.ID, old.Version, expectVersion, dormancy.ErrConflict)
 		}
 	}
+	r.AuditHash = old.AuditHash // an edit adds no entry: the chain's head stays
 	r.PruneReassignment()
 	r.Version = expectVersion + 1
 	r.UpdatedAt = now.UTC()
@@ -213,32 +217,61 @@ func (s *Store) OpenRecordsNaming(ctx context.Context, userID string, cursor str
 	return p, nil
 }
 
+// clearTries bounds how often a clearing starts over when another change
+// to the same record (another field's clearing, an edit) came first.
+const clearTries = 5
+
 // Clear writes one clearing atomically: the field is emptied and flagged,
 // only if the record is still Open and the field still names the user (a
 // field someone re-assigned meanwhile is left alone: ErrConflict); its
-// reference item goes, the record joins the queue, and the audit entry and
-// RecordUserCleared event are written.
+// reference item goes, the record joins the queue, and the audit entry
+// (on the record's chain) and RecordUserCleared event are written. The
+// record's version is the condition that keeps its chain straight: a
+// concurrent change to the record makes the clearing read it again.
 func (s *Store) Clear(ctx context.Context, c dormancy.Clearing) error {
 	ref := c.Ref
+	for try := 1; ; try++ {
+		r, err := s.GetRecord(ctx, ref.RecordID)
+		if err != nil {
+			if errors.Is(err, dormancy.ErrNotFound) {
+				return fmt.Errorf("clear %s.%s: %w", ref.RecordID, ref.Field, dormancy.ErrConflict)
+			}
+			return err
+		}
+		if r.Status != dormancy.Open || r.Fields[ref.Field] != ref.UserID {
+			return fmt.Errorf("clear %s.%s: the field no longer names %s: %w", ref.RecordID, ref.Field, ref.UserID, dormancy.ErrConflict)
+		}
+		err = s.clearOnce(ctx, c, r)
+		if err == nil || try == clearTries {
+			return translate(fmt.Sprintf("clear %s.%s", ref.RecordID, ref.Field), err)
+		}
+		if _, ok := failedItem(err); !ok {
+			return translate(fmt.Sprintf("clear %s.%s", ref.RecordID, ref.Field), err)
+		}
+	}
+}
+
+func (s *Store) clearOnce(ctx context.Context, c dormancy.Clearing, r dormancy.Record) error {
+	ref := c.Ref
 	at := ts(c.Audit.OccurredAt)
+	put, head := s.auditPut(c.Audit, r.AuditHash)
 	items := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &s.tables.Records, Key: recordKey(ref.RecordID, skRecord),
-			UpdateExpression:         aws.String("SET #fields.#f = :empty, version = version + :one, updatedAt = :at ADD needsReassignment :flag"),
-			ConditionExpression:      aws.String("#status = :open AND #fields.#f = :u"),
+			UpdateExpression:         aws.String("SET #fields.#f = :empty, version = version + :one, updatedAt = :at, auditHash = :head ADD needsReassignment :flag"),
+			ConditionExpression:      aws.String("#status = :open AND #fields.#f = :u AND version = :v"),
 			ExpressionAttributeNames: map[string]string{"#fields": "fields", "#f": ref.Field, "#status": "status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":empty": str(""), ":one": num(1), ":at": str(at), ":flag": &types.AttributeValueMemberSS{Value: []string{ref.Field}},
-				":open": str(string(dormancy.Open)), ":u": str(ref.UserID),
+				":open": str(string(dormancy.Open)), ":u": str(ref.UserID), ":v": num(r.Version), ":head": str(head),
 			},
 		}},
 		s.retire(ref.RecordID, refPrefix+ref.Field),
 		{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(dormancy.Record{ID: ref.RecordID, Module: ref.Module})}},
-		{Put: s.auditPut(c.Audit)},
+		{Put: put},
 		{Put: s.outboxPut(eventOutboxItem(c.Event, c.Audit.UserAccount))},
 	}
-	err := s.transact(ctx, items)
-	return translate(fmt.Sprintf("clear %s.%s", ref.RecordID, ref.Field), err)
+	return s.transact(ctx, items)
 }
 
 // retire takes a reference (or queue) item out of the byUser index by
@@ -294,10 +327,15 @@ func (s *Store) reopenOnce(ctx context.Context, id, actor string, now time.Time)
 		ConditionExpression:       aws.String("version = :v"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(r.Version)},
 	}}}
+	head := r.AuditHash
 	for _, c := range clearings {
-		items = append(items, types.TransactWriteItem{Put: s.auditPut(c.Audit)},
+		var put *types.Put
+		put, head = s.auditPut(c.Audit, head)
+		items = append(items, types.TransactWriteItem{Put: put},
 			types.TransactWriteItem{Put: s.outboxPut(eventOutboxItem(c.Event, c.Audit.UserAccount))})
 	}
+	out.AuditHash = head
+	items[0].Put.Item = recordItem(out)
 	if len(out.NeedsReassignment) > 0 {
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Records, Item: queueItem(out)}})
 	}

@@ -190,9 +190,11 @@ func (s *Store) holdPut(h dormancy.SweepHold) *types.Put {
 // HoldSweep records a held run: the hold, its audit entry and its
 // SweepHeld event, in one transaction.
 func (s *Store) HoldSweep(ctx context.Context, h dormancy.SweepHold, audit dormancy.AuditEntry, ev dormancy.Event) error {
+	put, head := s.auditPut(audit, h.AuditHash)
+	h.AuditHash = head
 	err := s.transact(ctx, []types.TransactWriteItem{
 		{Put: s.holdPut(h)},
-		{Put: s.auditPut(audit)},
+		{Put: put},
 		{Put: s.outboxPut(eventOutboxItem(ev, ""))},
 	})
 	return translate("hold sweep "+h.RunID, err)
@@ -201,7 +203,9 @@ func (s *Store) HoldSweep(ctx context.Context, h dormancy.SweepHold, audit dorma
 // ReleaseSweep records an admin's release of a held sweep, with its audit
 // entry, if the hold is still as read: ErrConflict otherwise.
 func (s *Store) ReleaseSweep(ctx context.Context, h dormancy.SweepHold, audit dormancy.AuditEntry) error {
-	err := s.transact(ctx, []types.TransactWriteItem{{Put: s.holdPut(h)}, {Put: s.auditPut(audit)}})
+	put, head := s.auditPut(audit, h.AuditHash)
+	h.AuditHash = head
+	err := s.transact(ctx, []types.TransactWriteItem{{Put: s.holdPut(h)}, {Put: put}})
 	return translate("release sweep "+h.RunID, err)
 }
 
@@ -209,7 +213,7 @@ func (s *Store) ReleaseSweep(ctx context.Context, h dormancy.SweepHold, audit do
 func (s *Store) ClearSweepHold(ctx context.Context, h dormancy.SweepHold) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.tables.Runs, Item: func() map[string]types.AttributeValue {
-			p := s.holdPut(dormancy.SweepHold{Version: h.Version})
+			p := s.holdPut(dormancy.SweepHold{Version: h.Version, AuditHash: h.AuditHash})
 			return p.Item
 		}(),
 		ConditionExpression:       aws.String("attribute_not_exists(pk) OR version = :v"),

@@ -36,7 +36,7 @@ const (
 // sweepAttrs are the attributes the policy needs of a user, projected into
 // the indexes a sweep reads (every attribute a sweep's change writes back
 // must be among them).
-var sweepAttrs = []string{"username", "groups", "status", "warnedAt", "createdAt", "lastLoginAt", "reactivatedAt", "importedAt", "version", "expiresAt"}
+var sweepAttrs = []string{"username", "groups", "status", "warnedAt", "createdAt", "lastLoginAt", "reactivatedAt", "importedAt", "version", "expiresAt", "auditHash"}
 
 // Schema is every table Dormancy uses, as deployed and as created locally.
 var Schema = []Table{

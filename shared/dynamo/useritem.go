@@ -31,6 +31,7 @@ func userItem(u dormancy.User) map[string]types.AttributeValue {
 	}
 	set("creationSource", string(u.CreationSource))
 	set("email", u.Email)
+	set("auditHash", u.AuditHash)
 	set("lastLoginAt", ts(u.LastLoginAt))
 	set("reactivatedAt", ts(u.ReactivatedAt))
 	set("importedAt", ts(u.ImportedAt))
@@ -106,6 +107,7 @@ func userFrom(it map[string]types.AttributeValue) (dormancy.User, error) {
 		CreationSource: dormancy.CreationSource(s("creationSource")),
 		CreatedAt:      t("createdAt"), LastLoginAt: t("lastLoginAt"), ReactivatedAt: t("reactivatedAt"),
 		ImportedAt: t("importedAt"), WarnedAt: t("warnedAt"), ExpiresAt: t("expiresAt"), Version: n("version"),
+		AuditHash: s("auditHash"),
 	}
 	if l, ok := it["groups"].(*types.AttributeValueMemberL); ok {
 		for _, g := range l.Value {

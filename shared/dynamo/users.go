@@ -97,9 +97,11 @@ func (s *Store) GetUser(ctx context.Context, userID string) (dormancy.User, erro
 // returns ErrExists, and changes nothing, when the user is already known:
 // creationSource is set once and never overwritten.
 func (s *Store) CreateUser(ctx context.Context, u dormancy.User, audit dormancy.AuditEntry) error {
+	put, head := s.auditPut(audit, "")
+	u.AuditHash = head
 	err := s.transact(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.tables.Users, Item: userItem(u), ConditionExpression: aws.String("attribute_not_exists(userId)")}},
-		{Put: s.auditPut(audit)},
+		{Put: put},
 		s.countMove(u.UserID, "", u.Status),
 	})
 	if i, ok := failedItem(err); ok && i == 0 {
@@ -261,7 +263,11 @@ func (s *Store) Apply(ctx context.Context, c dormancy.Change) error {
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	}}}
 	if c.Audit.ID != "" {
-		items = append(items, types.TransactWriteItem{Put: s.auditPut(c.Audit)})
+		// The entry goes on the account's chain after the head read with
+		// the user; the version condition keeps a racing change off it.
+		put, head := s.auditPut(c.Audit, c.User.AuditHash)
+		items = append(items, types.TransactWriteItem{Put: put})
+		setHead(items[0].Update, head)
 	}
 	for _, e := range c.Events {
 		items = append(items, types.TransactWriteItem{Put: s.outboxPut(eventOutboxItem(e, u.Username))})
@@ -382,9 +388,12 @@ func (s *Store) CreateUsers(ctx context.Context, users []dormancy.User, audits [
 		end := min(start+maxCreateBatch, len(users))
 		var items []types.TransactWriteItem
 		for i := start; i < end; i++ {
+			put, head := s.auditPut(audits[i], "")
+			u := users[i]
+			u.AuditHash = head
 			items = append(items,
-				types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Users, Item: userItem(users[i]), ConditionExpression: aws.String("attribute_not_exists(userId)")}},
-				types.TransactWriteItem{Put: s.auditPut(audits[i])})
+				types.TransactWriteItem{Put: &types.Put{TableName: &s.tables.Users, Item: userItem(u), ConditionExpression: aws.String("attribute_not_exists(userId)")}},
+				types.TransactWriteItem{Put: put})
 		}
 		items = append(items, s.countAdd(users[start].UserID, int64(end-start)))
 		err := s.transact(ctx, items)
@@ -408,4 +417,16 @@ func (s *Store) CreateUsers(ctx context.Context, users []dormancy.User, audits [
 		}
 	}
 	return created, nil
+}
+
+// setHead adds "auditHash = <head>" to an update's SET clause.
+func setHead(u *types.Update, head string) {
+	expr := *u.UpdateExpression
+	set, rest, _ := strings.Cut(expr, " REMOVE ")
+	set += ", auditHash = :auditHash"
+	if rest != "" {
+		set += " REMOVE " + rest
+	}
+	u.UpdateExpression = aws.String(set)
+	u.ExpressionAttributeValues[":auditHash"] = str(head)
 }

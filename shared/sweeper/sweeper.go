@@ -230,7 +230,7 @@ func (r *run) prepare() (dormancy.SweepHold, []string, error) {
 func (r *run) hold(prev dormancy.SweepHold, reason string, missing []string) {
 	h := dormancy.SweepHold{
 		Held: true, HoldReason: reason, RunID: r.sum.RunID, HeldAt: r.now.UTC(),
-		Due: r.sum.Due, Active: r.sum.ActiveUsers, Missing: missing, Version: prev.Version,
+		Due: r.sum.Due, Active: r.sum.ActiveUsers, Missing: missing, Version: prev.Version, AuditHash: prev.AuditHash,
 	}
 	audit, ev := dormancy.HoldSweep(h, r.s.Guard, r.now)
 	if err := r.s.Store.HoldSweep(r.ctx, h, audit, ev); err != nil {
