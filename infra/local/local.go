@@ -317,6 +317,7 @@ func (s *Stack) wire(busURL string) error {
 	a := api.New(store, e.Config.Policy, e.Config.AdminGroups, s.localRelay(e, store), s.Clock.Now, e.Log)
 	a.Sync = boot.SyncStarter(e)
 	a.Origins = e.Config.CORSOrigins
+	a.Guard = e.Config.Guard()
 	s.function("Api", func(ctx context.Context, p []byte) ([]byte, error) {
 		var req events.APIGatewayProxyRequest
 		if err := json.Unmarshal(p, &req); err != nil {

@@ -150,6 +150,10 @@ var Functions = []Function{
 		Grants: []Grant{
 			{Table: "Users", Index: dynamo.IndexByList, Actions: []string{"Query"}},
 			{Table: "Users", Index: dynamo.IndexByName, Actions: []string{"Query"}},
+			// the compliance report reads what a sweep reads: users at or
+			// past a threshold, and by end date
+			{Table: "Users", Index: dynamo.IndexBySweep, Actions: []string{"Query"}},
+			{Table: "Users", Index: dynamo.IndexByExpiry, Actions: []string{"Query"}},
 			// read users (one, or the ones a reopened record names); import;
 			// activate and deactivate; check that assigned users are active
 			{Table: "Users", Actions: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"}},
@@ -166,7 +170,7 @@ var Functions = []Function{
 		PoolActions: []string{"AdminUserGlobalSignOut"},
 		// POST /sync starts the pool sync
 		Invokes:  []string{"PoolSync"},
-		Settings: []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS", "POOL_SYNC_FUNCTION", "CORS_ORIGINS"},
+		Settings: []string{"EVENT_BUS_NAME", "USER_POOL_ID", "COGNITO_RPS", "POOL_SYNC_FUNCTION", "CORS_ORIGINS", "HOLD_ABOVE_COUNT", "HOLD_ABOVE_PERCENT"},
 	},
 }
 

@@ -39,6 +39,7 @@ type Store interface {
 	ReleaseSweep(ctx context.Context, h dormancy.SweepHold, audit dormancy.AuditEntry) error
 	SyncState(ctx context.Context) (dynamo.SyncState, error)
 	VerifyAccount(ctx context.Context, userID string) (dynamo.Verification, error)
+	ReportData(ctx context.Context, cutoff, now, from, to time.Time) (dynamo.ReportData, error)
 }
 
 // SyncStarter starts a pool sync run in the background (the PoolSync
@@ -67,7 +68,9 @@ type API struct {
 	// only the function can put it on its responses (API Gateway answers
 	// the preflights and its own errors).
 	Origins []string
-	mux     *http.ServeMux
+	// Guard is the sweep's guard, shown in the compliance report's policy.
+	Guard dormancy.Guard
+	mux   *http.ServeMux
 }
 
 // New returns the API.
@@ -117,6 +120,7 @@ func (a *API) routes() []Route {
 		{"PUT", "/records/{recordId}", anyActive, (*API).putRecord},
 		{"POST", "/records/{recordId}/reopen", anyActive, (*API).reopen},
 		{"GET", "/runs", adminOnly, (*API).listRuns},
+		{"GET", "/reports/compliance", adminOnly, (*API).complianceReport},
 		{"POST", "/sweeps/release", adminOnly, (*API).releaseSweep},
 		{"POST", "/sync", adminOnly, (*API).startSync},
 	}

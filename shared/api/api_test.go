@@ -34,7 +34,13 @@ var (
 	policy = dormancy.Policy{DefaultDays: 45, WarningDays: 7}
 )
 
+// newAPIWith is the fixture's API under another policy.
+func newAPIWith(f *fixture, p dormancy.Policy) *api.API {
+	return api.New(f.store, p, []string{"Admin", "Ops"}, f.relay, func() time.Time { return f.now }, quiet)
+}
+
 type fixture struct {
+	relay *outbox.Relay
 	store *dynamo.Store
 	api   *api.API
 	bus   *localbus.Bus
@@ -46,8 +52,8 @@ func newFixture(t *testing.T) *fixture {
 	s := dynamotest.NewStore(t)
 	b, client := localbustest.New(t)
 	relay := &outbox.Relay{Store: s, Publisher: &outbox.EventBridge{Client: client, Bus: "api-test"}, Log: quiet}
-	f := &fixture{store: s, bus: b, now: t0}
-	f.api = api.New(s, policy, []string{"Admin", "Ops"}, relay, func() time.Time { return f.now }, quiet)
+	f := &fixture{store: s, bus: b, now: t0, relay: relay}
+	f.api = newAPIWith(f, policy)
 	f.user(t, "admin-1", "alice", []string{"Admin"}, 1)
 	f.user(t, "ops-1", "oscar", []string{"Ops"}, 1)
 	f.user(t, "plain-1", "paul", nil, 1)

@@ -44,18 +44,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request, c Caller) error {
 	}
 	out := []runView{}
 	for _, run := range p.Runs {
-		if run.Policy.GroupDays == nil {
-			run.Policy.GroupDays = map[string]int{}
-		}
-		for _, l := range []*[]string{&run.Policy.ExemptGroups, &run.Policy.ScopeGroups} {
-			if *l == nil {
-				*l = []string{}
-			}
-		}
-		out = append(out, runView{
-			RunID: run.RunID, Kind: run.Kind, StartedAt: dormancy.FormatTime(run.StartedAt), EndedAt: dormancy.FormatTime(run.EndedAt),
-			DryRun: run.DryRun, Held: run.Held, HoldReason: run.HoldReason, Policy: run.Policy, Summary: run.Summary,
-		})
+		out = append(out, runOut(run))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"runs": out, "cursor": p.Cursor})
 	return nil
@@ -179,4 +168,19 @@ func (a *API) startSync(w http.ResponseWriter, r *http.Request, c Caller) error 
 	a.log.InfoContext(r.Context(), "pool sync started", "runId", runID, "actor", c.UserID)
 	writeJSON(w, http.StatusAccepted, map[string]string{"runId": runID})
 	return nil
+}
+
+func runOut(run dormancy.Run) runView {
+	if run.Policy.GroupDays == nil {
+		run.Policy.GroupDays = map[string]int{}
+	}
+	for _, l := range []*[]string{&run.Policy.ExemptGroups, &run.Policy.ScopeGroups} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return runView{
+		RunID: run.RunID, Kind: run.Kind, StartedAt: dormancy.FormatTime(run.StartedAt), EndedAt: dormancy.FormatTime(run.EndedAt),
+		DryRun: run.DryRun, Held: run.Held, HoldReason: run.HoldReason, Policy: run.Policy, Summary: run.Summary,
+	}
 }

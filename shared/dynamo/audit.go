@@ -17,7 +17,10 @@ import (
 // chain after prev (chain.go) and returns the new head.
 func (s *Store) auditPut(e dormancy.AuditEntry, prev string) (*types.Put, string) {
 	it := auditItem(e)
-	h := seal(it, prev)
+	h := prev
+	if !s.unchained {
+		h = seal(it, prev)
+	}
 	return &types.Put{
 		TableName:           &s.tables.Audit,
 		Item:                it,
@@ -95,6 +98,7 @@ func (s *Store) AppendAudit(ctx context.Context, e dormancy.AuditEntry) error {
 type AuditPage struct {
 	Entries []dormancy.AuditEntry
 	Cursor  string
+	Read    int // items DynamoDB read for the page
 }
 
 // UserAudit lists one user's audit trail, oldest first.
@@ -178,6 +182,7 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter, limit int32, cursor st
 		if err != nil {
 			return AuditPage{}, translate("audit of "+cur.Day, err)
 		}
+		page.Read += int(out.ScannedCount)
 		for _, it := range out.Items {
 			e, err := auditFrom(it)
 			if err != nil {

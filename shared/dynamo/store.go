@@ -33,6 +33,17 @@ type API interface {
 type Store struct {
 	db     API
 	tables Tables
+	// unchained writes audit entries without hashes: the bench's baseline
+	// for what the chain costs, never a function's store.
+	unchained bool
+}
+
+// Unchained is the store writing audit entries without their chain, for
+// make bench to measure the chain's cost against; no function uses it.
+func (s *Store) Unchained() *Store {
+	c := *s
+	c.unchained = true
+	return &c
 }
 
 // New returns a store over the given tables.

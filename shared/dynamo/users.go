@@ -267,7 +267,9 @@ func (s *Store) Apply(ctx context.Context, c dormancy.Change) error {
 		// the user; the version condition keeps a racing change off it.
 		put, head := s.auditPut(c.Audit, c.User.AuditHash)
 		items = append(items, types.TransactWriteItem{Put: put})
-		setHead(items[0].Update, head)
+		if !s.unchained {
+			setHead(items[0].Update, head)
+		}
 	}
 	for _, e := range c.Events {
 		items = append(items, types.TransactWriteItem{Put: s.outboxPut(eventOutboxItem(e, u.Username))})
