@@ -163,7 +163,9 @@ func TestTamperingIsDetected(t *testing.T) {
 	key := func(it map[string]types.AttributeValue) map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{"userId": it["userId"], "sk": it["sk"]}
 	}
-	op := func(it map[string]types.AttributeValue) string { return it["operation"].(*types.AttributeValueMemberS).Value }
+	op := func(it map[string]types.AttributeValue) string {
+		return it["operation"].(*types.AttributeValueMemberS).Value
+	}
 	for name, change := range map[string]tamper{
 		"a reason rewritten": func(s *dynamo.Store, items []map[string]types.AttributeValue) string {
 			_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
