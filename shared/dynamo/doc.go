@@ -12,7 +12,7 @@
 // them for DynamoDB Local and tests, and the CDK app in infra/ builds the
 // deployed tables from the same declaration.
 //
-// Four tables, each named by an environment variable so that CloudFormation can
+// Six tables, each named by an environment variable so that CloudFormation can
 // choose the names. Every timestamp is stored as a fixed-width UTC string
 // ("2006-01-02T15:04:05.000Z"), so string order is time order and key
 // conditions can compare them.
@@ -44,10 +44,20 @@
 //     projection ALL. The admin listing merges the 16 shards of a status,
 //     newest activity first, reading one Query page per shard per page; a
 //     search filters those pages and returns a cursor at its read bound.
+//   - byExpiry: partition expiryShard ("X#nn", for an ACTIVE user with an end
+//     date), sort expiresAt; the same projection as bySweep. A sweep (and
+//     the compliance report) finds temporary accounts by their end date,
+//     whatever their activity.
 //   - byName: partition lookupKey ("ACTIVE#" + first letter of the lower-cased
 //     user name), sort usernameLower; projection INCLUDE (userId, username).
 //     Only ACTIVE users carry lookupKey, so pickers never offer a deactivated
 //     user. Sign-ins do not write to this index (none of its attributes change).
+//
+// The Users table also holds 32 counter items (userId "#count#nn", which no
+// user id can be) with the number of active and deactivated users, moved in
+// the same transaction as every creation and transition (counts.go): the
+// active population costs one BatchGetItem. Each user item keeps auditHash,
+// the head of its audit chain (chain.go).
 //
 // Audit (AUDIT_TABLE), partition key userId (S), sort key sk (S,
 // occurredAt + "#" + auditId). Append-only: every put is conditional on the
@@ -86,4 +96,18 @@
 // EventBridge (or Cognito) accepted it. Items: kind ("event" or "signout"),
 // id (the event id), source, detailType, detail (JSON), userId, username,
 // attempts, lastError.
+//
+// Runs (RUNS_TABLE), partition key pk (S), sort key sk (S): every sweep and
+// pool sync run (pk "RUN#sweep" or "RUN#sync", sk startedAt#runId, newest
+// last), and the state between runs under pk "STATE": the sweep's hold (sk
+// "sweep", with its own audit chain's head) and the pool sync's place (sk
+// "sync", with its lease). See runs.go.
+//
+// Notices (NOTICES_TABLE), partition key eventId (S): one item per event a
+// notice was sent for (claimed, sent or failed), so a redelivered event
+// mails nobody twice; DynamoDB's TTL removes them after 30 days
+// (expiresAt). See notices.go.
+//
+// Every audit entry carries hash and prevHash: the trail is tamper-evident,
+// and chain.go writes down its canonical encoding.
 package dynamo
