@@ -151,6 +151,15 @@ func TestWalkthrough(t *testing.T) {
 	if code, m := signIn("alice"); code != 200 || m["idToken"] == nil {
 		t.Fatalf("alice after reactivation: %d %v", code, m)
 	}
+	// 6. The evidence: alice's chain is intact; the report lists her
+	// reactivation and the sweep's run.
+	if code, v, raw := c.do("GET", s.APIURL+"/users/"+alice["userId"].(string)+"/audit/verify", "Bearer "+admin, ""); code != 200 || v["intact"] != true {
+		t.Errorf("verify: %d %s", code, raw)
+	}
+	code, rep, raw := c.do("GET", s.APIURL+"/reports/compliance", "Bearer "+admin, "")
+	if re, _ := rep["reactivations"].([]any); code != 200 || len(re) != 1 || len(rep["runs"].([]any)) == 0 {
+		t.Errorf("report: %d %s", code, raw)
+	}
 	// No token, or a forged one: refused as API Gateway does.
 	if code, _, raw := c.do("GET", s.APIURL+"/users", "", ""); code != 401 || !strings.Contains(raw, "Unauthorized") {
 		t.Errorf("no token: %d %s", code, raw)
