@@ -56,14 +56,12 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 func exactKeys(body []byte, v any) error {
 	var allowed map[string]bool
 	switch v.(type) {
-	case *activateBody:
+	case *approvalBody:
 		allowed = map[string]bool{"approvalReference": true, "approvedBy": true, "comment": true}
 	case *deactivateBody:
 		allowed = map[string]bool{"reason": true}
 	case *expiryBody:
 		allowed = map[string]bool{"expiresAt": true, "reason": true}
-	case *releaseBody:
-		allowed = map[string]bool{"approvalReference": true, "approvedBy": true, "comment": true}
 	case *recordBody:
 		allowed = map[string]bool{"module": true, "status": true, "fields": true, "version": true}
 	case *[]importUser:

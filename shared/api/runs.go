@@ -76,12 +76,6 @@ func period(fromS, toS string, now time.Time) (time.Time, time.Time, error) {
 	return from, to, nil
 }
 
-type releaseBody struct {
-	ApprovalReference string `json:"approvalReference"`
-	ApprovedBy        string `json:"approvedBy"`
-	Comment           string `json:"comment"`
-}
-
 type holdView struct {
 	Held              bool     `json:"held"`
 	HoldReason        string   `json:"holdReason,omitempty"`
@@ -108,28 +102,15 @@ func holdOut(h dormancy.SweepHold) holdView {
 // releaseSweep lets a held sweep go ahead with a recorded approval, under
 // the same rules as an activation; 409 unless a sweep is held.
 func (a *API) releaseSweep(w http.ResponseWriter, r *http.Request, c Caller) error {
-	var b releaseBody
-	if err := decode(w, r, maxBody, &b); err != nil {
-		return err
-	}
-	var err error
-	if b.ApprovalReference, err = text("approvalReference", b.ApprovalReference, true); err != nil {
-		return err
-	}
-	if b.ApprovedBy, err = text("approvedBy", b.ApprovedBy, true); err != nil {
-		return err
-	}
-	if b.Comment, err = text("comment", b.Comment, false); err != nil {
+	var b approvalBody
+	if err := b.read(w, r); err != nil {
 		return err
 	}
 	h, err := a.store.SweepHold(r.Context())
 	if err != nil {
 		return err
 	}
-	released, audit, err := dormancy.ReleaseSweep(h, dormancy.ReactivationRequest{
-		Actor: c.UserID, ActorUsername: c.Username, ActorEmail: c.Email,
-		ApprovalReference: b.ApprovalReference, ApprovedBy: b.ApprovedBy, Comment: b.Comment,
-	}, a.now())
+	released, audit, err := dormancy.ReleaseSweep(h, b.request(c), a.now())
 	if err != nil {
 		return err
 	}

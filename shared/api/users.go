@@ -165,10 +165,37 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request, c Caller) error {
 	return nil
 }
 
-type activateBody struct {
+// approvalBody is a recorded approval: an activation's, or a held sweep's
+// release.
+type approvalBody struct {
 	ApprovalReference string `json:"approvalReference"`
 	ApprovedBy        string `json:"approvedBy"`
 	Comment           string `json:"comment"`
+}
+
+// read decodes an approval strictly and checks its text; the approval rule
+// itself (approvedBy is not the caller) is the domain's.
+func (b *approvalBody) read(w http.ResponseWriter, r *http.Request) error {
+	if err := decode(w, r, maxBody, b); err != nil {
+		return err
+	}
+	var err error
+	if b.ApprovalReference, err = text("approvalReference", b.ApprovalReference, true); err != nil {
+		return err
+	}
+	if b.ApprovedBy, err = text("approvedBy", b.ApprovedBy, true); err != nil {
+		return err
+	}
+	b.Comment, err = text("comment", b.Comment, false)
+	return err
+}
+
+// request is the approval as the domain takes it, from the caller.
+func (b approvalBody) request(c Caller) dormancy.ReactivationRequest {
+	return dormancy.ReactivationRequest{
+		Actor: c.UserID, ActorUsername: c.Username, ActorEmail: c.Email,
+		ApprovalReference: b.ApprovalReference, ApprovedBy: b.ApprovedBy, Comment: b.Comment,
+	}
 }
 
 func (a *API) activate(w http.ResponseWriter, r *http.Request, c Caller) error {
@@ -176,27 +203,15 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request, c Caller) error {
 	if err != nil {
 		return err
 	}
-	var b activateBody
-	if err := decode(w, r, maxBody, &b); err != nil {
-		return err
-	}
-	if b.ApprovalReference, err = text("approvalReference", b.ApprovalReference, true); err != nil {
-		return err
-	}
-	if b.ApprovedBy, err = text("approvedBy", b.ApprovedBy, true); err != nil {
-		return err
-	}
-	if b.Comment, err = text("comment", b.Comment, false); err != nil {
+	var b approvalBody
+	if err := b.read(w, r); err != nil {
 		return err
 	}
 	u, err := a.store.GetUser(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	ch, err := dormancy.Reactivate(u, dormancy.ReactivationRequest{
-		Actor: c.UserID, ActorUsername: c.Username, ActorEmail: c.Email,
-		ApprovalReference: b.ApprovalReference, ApprovedBy: b.ApprovedBy, Comment: b.Comment,
-	}, a.now())
+	ch, err := dormancy.Reactivate(u, b.request(c), a.now())
 	if err != nil {
 		return err
 	}

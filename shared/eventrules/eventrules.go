@@ -4,7 +4,12 @@
 package eventrules
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 )
@@ -33,4 +38,38 @@ var Notices = Pattern{
 		dormancy.TypeUserDormancyWarning, dormancy.TypeUserDeactivated, dormancy.TypeUserReactivated,
 		dormancy.TypeSweepHeld, dormancy.TypeSweepCompleted,
 	},
+}
+
+// Invocation reads a scheduled function's payload: empty, {} or the
+// schedule's EventBridge event (source aws.events) are a plain run (nil
+// fields); anything else must be one JSON object whose keys are among
+// allowed, exactly as spelled (encoding/json would match them in any case),
+// returned raw for the caller to decode.
+func Invocation(raw json.RawMessage, allowed ...string) (map[string]json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "{}" {
+		return nil, nil
+	}
+	var probe map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&probe); err != nil || dec.More() {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return nil, err
+	}
+	if _, ok := probe["detail-type"]; ok {
+		var src string
+		json.Unmarshal(probe["source"], &src)
+		if src != "aws.events" {
+			return nil, fmt.Errorf("event from %q is not the schedule's", src)
+		}
+		return nil, nil
+	}
+	for k := range probe {
+		if !slices.Contains(allowed, k) {
+			return nil, fmt.Errorf("unknown field %q (want %s)", k, strings.Join(allowed, ", "))
+		}
+	}
+	return probe, nil
 }

@@ -9,7 +9,6 @@
 package poolsync
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
+	"github.com/dormancy/dormancy/shared/eventrules"
 )
 
 // Store is what a sync needs from the data store.
@@ -112,27 +112,12 @@ func (s *Syncer) Handle(ctx context.Context, raw json.RawMessage) (Summary, erro
 
 // ParseInput accepts a scheduled event, an empty payload or {"runId": "…"}.
 func ParseInput(raw json.RawMessage) (Input, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" || string(raw) == "{}" {
-		return Input{}, nil
-	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &probe); err != nil {
+	fields, err := eventrules.Invocation(raw, "runId")
+	if err != nil {
 		return Input{}, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
-	if _, ok := probe["detail-type"]; ok {
-		var src string
-		json.Unmarshal(probe["source"], &src)
-		if src != "aws.events" {
-			return Input{}, fmt.Errorf("%w: event from %q is not the schedule's", ErrBadInput, src)
-		}
-		return Input{}, nil
-	}
 	var in Input
-	for k, v := range probe {
-		if k != "runId" {
-			return Input{}, fmt.Errorf(`%w: unknown field %q (want {"runId": "…"})`, ErrBadInput, k)
-		}
+	if v, ok := fields["runId"]; ok {
 		if err := json.Unmarshal(v, &in.RunID); err != nil || !validRunID(in.RunID) {
 			return Input{}, fmt.Errorf("%w: runId must be an id", ErrBadInput)
 		}

@@ -24,7 +24,6 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/testkit/localproc"
 )
 
@@ -35,30 +34,8 @@ type Local struct {
 	*localproc.Process
 }
 
-// Binary finds cognito-local: $TOOLS_BIN, else the Makefile's node tools,
-// installing them with make when missing.
-func Binary() (string, error) {
-	root, err := dynamotest.ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	if d := os.Getenv("TOOLS_BIN"); d != "" {
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(root, d)
-		}
-		return filepath.Join(d, "cognito-local"), nil
-	}
-	bin := filepath.Join(root, ".cache", "node-tools", "node_modules", ".bin", "cognito-local")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	cmd := exec.Command("make", "-C", root, "node-tools")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("install cognito-local with make node-tools: %w", err)
-	}
-	return bin, nil
-}
+// Binary finds cognito-local among the pinned node tools.
+func Binary() (string, error) { return localproc.NodeTool("cognito-local") }
 
 // Start runs cognito-local on 127.0.0.1:port (0 picks one) with its data in
 // dir (it writes dir/.cognito), and waits until it answers.

@@ -6,7 +6,6 @@ package dynamotest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -57,22 +56,7 @@ func Dir() (string, error) {
 
 // ModuleRoot is the folder of go.mod above the working directory (tests run
 // in their package's folder).
-func ModuleRoot() (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		d = parent
-	}
-}
+func ModuleRoot() (string, error) { return localproc.ModuleRoot() }
 
 // Start runs DynamoDB Local in memory on 127.0.0.1:port (0 picks a free
 // port) and waits until it answers.

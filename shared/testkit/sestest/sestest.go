@@ -18,9 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -29,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/dormancy/dormancy/shared/testkit/dynamotest"
 	"github.com/dormancy/dormancy/shared/testkit/localproc"
 )
 
@@ -40,30 +37,8 @@ type Local struct {
 	*localproc.Process
 }
 
-// Binary finds aws-ses-v2-local: $TOOLS_BIN, else the Makefile's node
-// tools, installing them with make when missing.
-func Binary() (string, error) {
-	root, err := dynamotest.ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	if d := os.Getenv("TOOLS_BIN"); d != "" {
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(root, d)
-		}
-		return filepath.Join(d, "aws-ses-v2-local"), nil
-	}
-	bin := filepath.Join(root, ".cache", "node-tools", "node_modules", ".bin", "aws-ses-v2-local")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	cmd := exec.Command("make", "-C", root, "node-tools")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("install aws-ses-v2-local with make node-tools: %w", err)
-	}
-	return bin, nil
-}
+// Binary finds aws-ses-v2-local among the pinned node tools.
+func Binary() (string, error) { return localproc.NodeTool("aws-ses-v2-local") }
 
 // Start runs aws-ses-v2-local on 127.0.0.1:port (0 picks one) and waits
 // until it answers.
