@@ -17,5 +17,6 @@ func main() {
 	a := api.New(store, env.Config.Policy, env.Config.AdminGroups, relay, time.Now, env.Log)
 	a.Sync = boot.SyncStarter(env) // POST /sync invokes the pool sync
 	a.Origins = env.Config.CORSOrigins
+	a.Guard = env.Config.Guard() // shown in the compliance report
 	lambda.Start(a.HandleProxy)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,8 @@ var coldStarts = []struct{ fn, pkg, sample string }{
 	{"sweeper", "./functions/sweeper", "sweeper-dry-run.json"},
 	{"reassign", "./functions/reassign", "eventbridge-user-deactivated.json"},
 	{"api", "./functions/api", "apigateway-get-user.json"},
+	{"poolsync", "./functions/poolsync", "eventbridge-scheduled.json"},
+	{"notify", "./functions/notify", "eventbridge-user-deactivated.json"},
 }
 
 // benchColdStart builds each bootstrap as Lambda runs it (linux/arm64, for
@@ -52,11 +55,17 @@ func benchColdStart(ctx context.Context, endpoint string) ([]Figure, error) {
 		}
 		return st.Size(), nil
 	}
+	// Services other than DynamoDB answer every call at once with an error
+	// no SDK retries, so a function's first answer is not its retry backoff.
+	nowhere := refuser()
+	defer nowhere.Close()
 	env := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + endpoint, "AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:1",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + endpoint, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + nowhere.URL,
 		"USERS_TABLE=" + tables.Users, "AUDIT_TABLE=" + tables.Audit, "RECORDS_TABLE=" + tables.Records,
-		"OUTBOX_TABLE=" + tables.Outbox, "EVENT_BUS_NAME=bench",
+		"OUTBOX_TABLE=" + tables.Outbox, "RUNS_TABLE=" + tables.Runs, "NOTICES_TABLE=" + tables.Notices, "EVENT_BUS_NAME=bench",
+		"SENDER_EMAIL=dormancy@example.com", "AWS_ENDPOINT_URL_SESV2=" + nowhere.URL,
+		"USER_POOL_ID=us-east-1_bench", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=" + nowhere.URL,
 	}
 	helloSize, err := build("./infra/bench/hello", "arm64", filepath.Join(dir, "hello-arm64"))
 	if err != nil {
@@ -95,6 +104,18 @@ func benchColdStart(ctx context.Context, endpoint string) ([]Figure, error) {
 			coldStartFigure(c.fn, d, helloTime))
 	}
 	return figs, nil
+}
+
+// refuser is an endpoint that refuses every call with a client error (not
+// retried by the SDK) in the JSON shape Cognito, EventBridge and SES use.
+func refuser() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"__type":"ResourceNotFoundException","message":"bench: no such resource"}`)
+	}))
 }
 
 // firstAnswer runs a bootstrap against a one-shot Lambda Runtime API and

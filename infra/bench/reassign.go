@@ -92,11 +92,21 @@ func benchReassign(ctx context.Context, db *dynamodb.Client) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Switched off for real first: reassignment trusts the store, not the event.
+	ru, err = rs.GetUser(ctx, ru.UserID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := dormancy.DeactivateByAdmin(ru, "bench-admin", "left", 45, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := rs.Apply(ctx, c); err != nil {
+		return nil, err
+	}
 	h := &reassign.Handler{Store: rs, Now: time.Now, Log: quiet, Workers: reassignWorkers}
-	detail, _ := json.Marshal(dormancy.UserDeactivated{EventID: "3c9a1f0e-52b7-4d84-a1e6-0f2b9c7d5e18", UserID: ru.UserID, Username: ru.Username,
-		OccurredAt: dormancy.FormatTime(now), Reason: dormancy.ReasonInactivity, Automatic: true, Actor: "system", LastActivityAt: dormancy.FormatTime(now), ThresholdDays: 45})
-	env, _ := json.Marshal(map[string]any{"version": "0", "id": "bench", "detail-type": "UserDeactivated", "source": "dormancy.users",
-		"account": "0", "time": now.Format(time.RFC3339), "region": "us-east-1", "resources": []string{}, "detail": json.RawMessage(detail)})
+	env, _ := json.Marshal(map[string]any{"version": "0", "id": "bench", "detail-type": c.Events[0].DetailType, "source": c.Events[0].Source,
+		"account": "0", "time": now.Format(time.RFC3339), "region": "us-east-1", "resources": []string{}, "detail": json.RawMessage(c.Events[0].Detail)})
 	start = time.Now()
 	res, err := h.Handle(ctx, env)
 	if err != nil {
