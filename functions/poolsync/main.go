@@ -9,6 +9,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
 	"github.com/dormancy/dormancy/shared/boot"
+	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/poolsync"
 )
 
@@ -17,5 +18,6 @@ func main() {
 	store := boot.Store(env)
 	cognito := cip.NewFromConfig(env.AWS)
 	s := poolsync.New(store, cognito, env.Config.UserPoolID, env.Config.SyncRPS, time.Now, env.Log)
+	s.Policy = dormancy.InForce(env.Config.Policy, env.Config.Guard())
 	lambda.Start(s.Handle)
 }

@@ -12,6 +12,7 @@ import (
 	cipt "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"github.com/dormancy/dormancy/shared/boot"
+	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
 	"github.com/dormancy/dormancy/shared/outbox"
 	"github.com/dormancy/dormancy/shared/poolsync"
@@ -74,6 +75,7 @@ func (s *Stack) wirePoolSync(load func(string) (boot.Env, error)) error {
 		return err
 	}
 	sync := poolsync.New(boot.Store(e), cip.NewFromConfig(e.AWS), e.Config.UserPoolID, e.Config.SyncRPS, s.Clock.Now, e.Log)
+	sync.Policy = dormancy.InForce(e.Config.Policy, e.Config.Guard())
 	s.function("PoolSync", func(ctx context.Context, p []byte) ([]byte, error) {
 		sum, err := sync.Handle(ctx, p)
 		if err != nil {

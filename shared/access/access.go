@@ -143,7 +143,7 @@ var Functions = []Function{
 		// members (UserPoolResourceRead, UserList)
 		PoolActions: []string{"ListUsers", "ListGroups", "ListUsersInGroup"},
 		NeedsPool:   true,
-		Settings:    []string{"USER_POOL_ID", "SYNC_RPS"},
+		Settings:    []string{"USER_POOL_ID", "SYNC_RPS", "HOLD_ABOVE_COUNT", "HOLD_ABOVE_PERCENT"},
 	},
 	{
 		Name: "Api", Dir: "api", Timeout: 10 * time.Second, MemoryMB: 512,

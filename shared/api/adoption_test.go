@@ -75,6 +75,10 @@ func TestSweepRelease(t *testing.T) {
 	if r := f.call(t, admin, "GET", "/audit?operation=SweepReleased", ""); r.Code != 200 || len(r.Body["entries"].([]any)) != 1 {
 		t.Errorf("cross-user trail: %d %s", r.Code, r.Raw)
 	}
+	// The sweep's own trail is chained like a user's, and checked the same way.
+	if r := f.call(t, admin, "GET", "/users/"+dormancy.SweepsAccount+"/audit/verify", ""); r.Code != 200 || r.Body["intact"] != true || r.Body["entries"] != 2.0 {
+		t.Errorf("verify the sweep's trail: %d %s", r.Code, r.Raw)
+	}
 }
 
 // A sweep held because the pool does not call the login hook is not

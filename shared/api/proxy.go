@@ -48,6 +48,8 @@ func (a *API) HandleProxy(ctx context.Context, req events.APIGatewayProxyRequest
 	if o := hr.Header.Get("Origin"); o != "" && slices.Contains(a.Origins, o) {
 		rec.header.Set("Access-Control-Allow-Origin", o)
 		rec.header.Set("Vary", "Origin")
+		// the report's CSV names its file
+		rec.header.Set("Access-Control-Expose-Headers", "Content-Disposition")
 	}
 	a.ServeHTTP(rec, hr)
 	resp := events.APIGatewayProxyResponse{StatusCode: rec.code, Body: rec.body.String(), Headers: map[string]string{}}

@@ -79,6 +79,8 @@ func (a *API) complianceReport(w http.ResponseWriter, r *http.Request, c Caller)
 	rep := dormancy.BuildReport(a.policy, a.Guard, d.Counts.Active, d.Candidates, d.Entries, d.Runs, now, from, to)
 	v := reportOut(rep, d.ItemsRead)
 	a.log.InfoContext(r.Context(), "compliance report", "actor", c.UserID, "itemsRead", d.ItemsRead, "pastThreshold", v.PastThresholdNotDeactivated)
+	// One address, two formats: a cache must key on Accept.
+	w.Header().Add("Vary", "Accept")
 	if wantsCSV(r.Header.Get("Accept")) {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="dormancy-compliance-`+now.UTC().Format("2006-01-02")+`.csv"`)

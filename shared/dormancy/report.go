@@ -73,8 +73,7 @@ var controls = []struct {
 func BuildReport(p Policy, g Guard, active int, candidates []User, entries []AuditEntry, runs []Run, now, from, to time.Time) Report {
 	r := Report{
 		AsOf: now.UTC(), From: from.UTC(), To: to.UTC(), ActiveUsers: active, Runs: runs, Deactivations: map[Reason]int{},
-		Policy: RunPolicy{DefaultDays: p.DefaultDays, WarningDays: p.WarningDays, GroupDays: p.GroupDays, ExemptGroups: p.ExemptGroups,
-			ScopeGroups: p.ScopeGroups, HoldAboveCount: g.Count, HoldAbovePercent: g.Percent},
+		Policy: InForce(p, g),
 	}
 	for _, u := range candidates {
 		v := p.Evaluate(u, now)

@@ -37,6 +37,14 @@ type RunPolicy struct {
 	HoldAbovePercent float64        `json:"holdAbovePercent"`
 }
 
+// InForce is the policy and guard as a run records them.
+func InForce(p Policy, g Guard) RunPolicy {
+	return RunPolicy{
+		DefaultDays: p.DefaultDays, WarningDays: p.WarningDays, GroupDays: p.GroupDays, ExemptGroups: p.ExemptGroups,
+		ScopeGroups: p.ScopeGroups, HoldAboveCount: g.Count, HoldAbovePercent: g.Percent,
+	}
+}
+
 // Guard is the limit past which a sweep holds instead of deactivating
 // (spec §5): more than Count users and more than Percent of the active
 // ones. 0 in either turns it off.

@@ -123,9 +123,20 @@ type Broken struct {
 // account's trail are checked for their content (their links run through
 // their record's chain). It returns ErrNotFound for an unknown user.
 func (s *Store) VerifyAccount(ctx context.Context, userID string) (Verification, error) {
-	u, err := s.GetUser(ctx, userID)
-	if err != nil {
-		return Verification{}, err
+	var head string
+	if userID == dormancy.SweepsAccount {
+		// the sweep's own trail (held, released): its head is on the hold
+		h, err := s.SweepHold(ctx)
+		if err != nil {
+			return Verification{}, err
+		}
+		head = h.AuditHash
+	} else {
+		u, err := s.GetUser(ctx, userID)
+		if err != nil {
+			return Verification{}, err
+		}
+		head = u.AuditHash
 	}
 	var items []map[string]types.AttributeValue
 	var start map[string]types.AttributeValue
@@ -143,7 +154,7 @@ func (s *Store) VerifyAccount(ctx context.Context, userID string) (Verification,
 			break
 		}
 	}
-	return verifyChain(items, u.AuditHash), nil
+	return verifyChain(items, head), nil
 }
 
 // verifyChain checks a trail's items (in sk order, as queried) against the

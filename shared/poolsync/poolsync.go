@@ -62,7 +62,9 @@ type Syncer struct {
 	// rest of the invocation.
 	Limiter *rate.Limiter
 	Now     func() time.Time // the policy's clock: when users are brought in
-	Log     *slog.Logger
+	// Policy is the policy in force, recorded with each run (spec §14).
+	Policy dormancy.RunPolicy
+	Log    *slog.Logger
 	// Reserve: no new page is started with less than this left before the
 	// invocation's deadline.
 	Reserve time.Duration
@@ -365,7 +367,7 @@ func (s *Syncer) realNow() time.Time {
 // record writes (or updates) the run's record.
 func (s *Syncer) record(ctx context.Context, log *slog.Logger, st dynamo.SyncState, sum Summary) {
 	b, _ := json.Marshal(sum)
-	r := dormancy.Run{RunID: st.RunID, Kind: dormancy.RunSync, StartedAt: st.StartedAt, Summary: b}
+	r := dormancy.Run{RunID: st.RunID, Kind: dormancy.RunSync, StartedAt: st.StartedAt, Summary: b, Policy: s.Policy}
 	if st.Complete {
 		r.EndedAt = s.Now().UTC()
 	}

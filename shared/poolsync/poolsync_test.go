@@ -88,7 +88,9 @@ func TestBringsInThePoolAndMeasuresFromTheSync(t *testing.T) {
 	if err := f.store.CreateUser(ctx, known, audit); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := f.syncer(nil).Run(ctx, "")
+	s := f.syncer(nil)
+	s.Policy = dormancy.RunPolicy{DefaultDays: 45, ExemptGroups: []string{"BreakGlass"}, HoldAboveCount: 50, HoldAbovePercent: 10}
+	sum, err := s.Run(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +134,10 @@ func TestBringsInThePoolAndMeasuresFromTheSync(t *testing.T) {
 	}
 	runs, err := f.store.ListRuns(ctx, dormancy.RunSync, t0.Add(-time.Hour), t0.Add(time.Hour), 10, "")
 	if err != nil || len(runs.Runs) != 1 || runs.Runs[0].RunID != sum.RunID || runs.Runs[0].EndedAt.IsZero() {
-		t.Errorf("run records %+v %v", runs.Runs, err)
+		t.Fatalf("run records %+v %v", runs.Runs, err)
+	}
+	if d := cmp.Diff(s.Policy, runs.Runs[0].Policy); d != "" {
+		t.Errorf("the sync run's policy in force (-want +got):\n%s", d)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	cipt "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
@@ -224,3 +225,28 @@ func TestNoSignOutWhereNoSessionCanBeAlive(t *testing.T) {
 }
 
 type ddbS = ddbtypes.AttributeValueMemberS
+
+// Every run records the policy in force (spec §14): thresholds, groups
+// (exempt and in scope) and the guard, as the sweep applied them.
+func TestRunRecordsThePolicyInForce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := policy
+	p.ScopeGroups = []string{"Staff"}
+	sw := f.sweeper(p)
+	sw.Guard = guard
+	if _, err := sw.Run(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := f.store.ListRuns(ctx, dormancy.RunSweep, t0.Add(-time.Hour), t0.Add(time.Hour), 10, "")
+	if err != nil || len(runs.Runs) != 1 {
+		t.Fatalf("runs %+v %v", runs.Runs, err)
+	}
+	want := dormancy.RunPolicy{
+		DefaultDays: 45, WarningDays: 7, GroupDays: map[string]int{"Contractors": 90, "Temporary": 30},
+		ExemptGroups: []string{"BreakGlass"}, ScopeGroups: []string{"Staff"}, HoldAboveCount: 50, HoldAbovePercent: 10,
+	}
+	if d := cmp.Diff(want, runs.Runs[0].Policy); d != "" {
+		t.Errorf("recorded policy (-want +got):\n%s", d)
+	}
+}

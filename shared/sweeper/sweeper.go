@@ -266,14 +266,10 @@ func (r *run) finish(started time.Time) Summary {
 	s.Log.InfoContext(r.ctx, "sweep finished", "summary", sum)
 	s.emitMetrics(sum)
 	b, _ := json.Marshal(sum)
-	p := s.Policy
 	rec := dormancy.Run{
 		RunID: sum.RunID, Kind: dormancy.RunSweep, StartedAt: r.now, EndedAt: r.now.Add(time.Since(started)),
 		DryRun: r.dryRun, Held: sum.Held, HoldReason: sum.HoldReason, Summary: b,
-		Policy: dormancy.RunPolicy{
-			DefaultDays: p.DefaultDays, WarningDays: p.WarningDays, GroupDays: p.GroupDays, ExemptGroups: p.ExemptGroups,
-			HoldAboveCount: s.Guard.Count, HoldAbovePercent: s.Guard.Percent,
-		},
+		Policy: dormancy.InForce(s.Policy, s.Guard),
 	}
 	if err := s.Store.PutRun(context.WithoutCancel(r.ctx), rec); err != nil {
 		s.Log.ErrorContext(r.ctx, "cannot record the run", "runId", sum.RunID, "err", err)
