@@ -1,7 +1,8 @@
 // Activate User and Deactivate User: the buttons, shown only where the API
 // lists the action in the user's `actions` (so only to admins, and only for
 // a user in the state the action needs), and the dialogs that ask for the
-// approval or the reason before anything changes.
+// approval or the reason before anything changes. The approval's dialog
+// serves the release of a held sweep too (evidence.js).
 
 import { api } from './api.js';
 import { h, alert, field } from './dom.js';
@@ -22,22 +23,33 @@ export function actionButtons(user, done, describedBy) {
 }
 
 function openActivate(user, done) {
+  openApproval({
+    title: `Activate ${user.username}`,
+    intro: 'A deactivated account is switched back on only with a recorded Business Head approval.',
+    submit: 'Activate',
+    act: (approval) => api.activate(user.userId, approval),
+    done: (u) => done(u, `${u.username} is active again (Active Status ${u.activeStatus}).`),
+  });
+}
+
+// openApproval asks for a Business Head's approval (its reference, who gave
+// it, a comment) before act(approval) changes anything: activating a user,
+// and releasing a held sweep, which the API holds to the same rules.
+export function openApproval({ title, intro, submit, act, done }) {
   const ref = h('input', { type: 'text', required: true, maxlength: 1000, autocomplete: 'off' });
   const by = h('input', { type: 'text', required: true, maxlength: 1000, autocomplete: 'off' });
   const comment = h('textarea', { rows: 3, maxlength: 1000 });
   openDialog({
-    title: `Activate ${user.username}`,
-    intro: 'A deactivated account is switched back on only with a recorded Business Head approval.',
+    title,
+    intro,
     fields: [
       field('approval-reference', 'Approval reference', ref, 'The approval’s reference, e.g. BH-2027-001.'),
       field('approved-by', 'Approved by', by, 'The Business Head who approved; not you.'),
-      field('activate-comment', 'Comment', comment, 'Optional.'),
+      field('approval-comment', 'Comment', comment, 'Optional.'),
     ],
-    submit: 'Activate',
-    act: () => api.activate(user.userId, {
-      approvalReference: ref.value.trim(), approvedBy: by.value.trim(), comment: comment.value.trim() || undefined,
-    }),
-    done: (u) => done(u, `${u.username} is active again (Active Status ${u.activeStatus}).`),
+    submit,
+    act: () => act({ approvalReference: ref.value.trim(), approvedBy: by.value.trim(), comment: comment.value.trim() || undefined }),
+    done,
   });
 }
 

@@ -1,6 +1,8 @@
 // The REST API (openapi.yaml), called with the signed-in user's ID token.
 // Every failure becomes an ApiError whose message is a sentence for a
 // person: the API's own error.message where it gave one, never raw JSON.
+// The token travels only in the Authorization header, never in a URL: a
+// file (the report as CSV) is fetched here and handed over as a Blob.
 
 import { sentence } from './dom.js';
 
@@ -33,8 +35,11 @@ const fallback = {
   429: 'Too many requests. Please wait a moment and try again.',
 };
 
-async function call(method, path, body) {
+// call answers the response's JSON, or with accept (a media type other than
+// JSON) its body as a Blob.
+async function call(method, path, body, accept) {
   const init = { method, headers: { Authorization: token() }, credentials: 'omit', cache: 'no-store' };
+  if (accept) init.headers.Accept = accept;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -45,6 +50,7 @@ async function call(method, path, body) {
   } catch {
     throw new ApiError(0, 'The API could not be reached. Check the connection and try again.');
   }
+  if (accept && resp.ok) return resp.blob();
   let data = null;
   try {
     data = await resp.json();
@@ -81,4 +87,12 @@ export const api = {
   lookup: (text) => call('GET', '/users/lookup' + query({ q: text, limit: '10' })),
   queue: (cursor) => call('GET', '/records' + query({ needsReassignment: 'true', cursor })),
   putRecord: (recordId, body) => call('PUT', `/records/${seg(recordId)}`, body),
+  verify: (userId) => call('GET', `/users/${seg(userId)}/audit/verify`),
+  setExpiry: (userId, body) => call('POST', `/users/${seg(userId)}/expiry`, body),
+  runs: ({ kind, cursor }) => call('GET', '/runs' + query({ kind, cursor, limit: '25' })),
+  releases: (since) => call('GET', '/audit' + query({ operation: 'SweepReleased', from: since })),
+  release: (body) => call('POST', '/sweeps/release', body),
+  sync: () => call('POST', '/sync'),
+  report: (period) => call('GET', '/reports/compliance' + query(period)),
+  reportCSV: (period) => call('GET', '/reports/compliance' + query(period), undefined, 'text/csv'),
 };

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,13 +10,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/chromedp/cdproto/accessibility"
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
@@ -39,7 +47,8 @@ import (
 // The stack: the seed, then 46 days and a sweep, so that admin, ops, alice
 // and bob are deactivated (breakglass, in the exempt group, is the admin
 // who acts), the open records lost alice and bob, and carol, a plain user
-// created afterwards, is active.
+// created afterwards, is active. (TestConsoleHeldSweep has a stack whose
+// sweep holds.)
 func TestConsole(t *testing.T) {
 	bin := chromium(t)
 	s := startStackWith(t, func(o *Options) { o.ConsoleAddr = "127.0.0.1:0" })
@@ -53,7 +62,12 @@ func TestConsole(t *testing.T) {
 		ids[u.Username] = u.UserID
 	}
 	s.Clock.Advance(1104 * time.Hour)
-	if _, err := s.functions["Sweeper"](ctx, []byte(`{}`)); err != nil {
+	out, err := s.functions["Sweeper"](ctx, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sweep struct{ Deactivated int }
+	if err := json.Unmarshal(out, &sweep); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; {
@@ -182,6 +196,19 @@ func TestConsole(t *testing.T) {
 			chromedp.Click("queue", named("link", "Reassignment queue")),
 			chromedp.WaitVisible("lead-1", named("rowheader", "lead-1")))
 		noActions(t, tab, "the reassignment queue")
+		// Runs and the report are for admins: the refusal, and no button
+		// that would only be refused.
+		do(t, tab,
+			chromedp.Click("runs", named("link", "Runs and compliance")),
+			chromedp.WaitVisible("heading", named("heading", "Runs and compliance")))
+		if got := alertText(t, tab); !strings.Contains(got, "needs one of the groups") {
+			t.Errorf("carol's runs say %q", got)
+		}
+		for _, name := range []string{"Start sync", "Release"} {
+			if n := count(t, tab, "button", name); n != 0 {
+				t.Errorf("the runs page shows %q to a non-admin", name)
+			}
+		}
 		do(t, tab,
 			chromedp.Click("account", named("link", "Your account")),
 			chromedp.WaitVisible("heading carol", named("heading", "carol")))
@@ -206,6 +233,164 @@ func TestConsole(t *testing.T) {
 		if err != nil || rec.Fields["owner"] != carol || len(rec.NeedsReassignment) != 0 {
 			t.Errorf("ticket-1 after the reassignment: %+v %v", rec, err)
 		}
+	})
+
+	t.Run("an admin sees the sweep among the runs and starts a pool sync", func(t *testing.T) {
+		tab := newTab(t, browser)
+		open(t, tab, s.ConsoleURL)
+		signIn(t, tab, "breakglass")
+		do(t, tab, chromedp.Click("runs", named("link", "Runs and compliance")))
+		waitFor(t, tab, "the sweep's row", fmt.Sprintf(`[...document.querySelectorAll('tr')].find(r => r.cells[1]?.textContent === 'Sweep' && r.cells[2]?.textContent === 'No' && r.cells[3]?.textContent === 'No' && r.cells[4]?.textContent.startsWith('%d deactivated, 0 warned, '))`, sweep.Deactivated))
+		screenshot(t, tab, "console-runs.png")
+		do(t, tab, chromedp.Click("Start sync", named("button", "Start sync")))
+		got := statusText(t, tab, "Pool sync started")
+		if !regexp.MustCompile(`^Pool sync started \(run [0-9a-f-]{36}\)\.`).MatchString(got) {
+			t.Errorf("Start sync says %q, want the run's id", got)
+		}
+	})
+
+	t.Run("the compliance report shows the controls and downloads as CSV", func(t *testing.T) {
+		tab := newTab(t, browser)
+		open(t, tab, s.ConsoleURL)
+		signIn(t, tab, "breakglass")
+		do(t, tab,
+			chromedp.Click("runs", named("link", "Runs and compliance")),
+			chromedp.Click("Show report", named("button", "Show report")))
+		// After the sweep, nobody who is due is left active: each control
+		// is met, and says by what.
+		for _, id := range []string{"CIS-5.3", "PCI-DSS-8.2.6", "NIST-AC-2(3)"} {
+			waitCell(t, tab, id, "Verdict", "Meets")
+		}
+		waitFor(t, tab, "the evidence", `[...document.querySelectorAll('td')].find(td => td.textContent.startsWith('No active, non-exempt account is past its threshold'))`)
+		waitDetail(t, tab, "Past threshold, not deactivated", "0")
+		screenshot(t, tab, "console-compliance.png")
+
+		// The CSV comes from the API with the token in a header, and is
+		// handed to the browser as a file: the download starts from a
+		// blob: URL, never from one that carries the token.
+		dir := t.TempDir()
+		yes := true
+		if _, err := chromedp.CallBrowser(tab, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, BrowserContextID: chromedp.FromContext(tab).BrowserContextID,
+			DownloadPath: dir, EventsEnabled: &yes,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		begins := chromedp.BrowserEvents(tab, cdpbrowser.DownloadWillBegin)
+		progress := chromedp.BrowserEvents(tab, cdpbrowser.DownloadProgress)
+		do(t, tab, chromedp.Click("Download CSV", named("button", "Download CSV")))
+		for ev, err := range begins {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(ev.URL, "blob:") || ev.SuggestedFilename != "dormancy-compliance-last-30-days.csv" {
+				t.Errorf("the download is %s, named %q", ev.URL, ev.SuggestedFilename)
+			}
+			break
+		}
+		var guid string
+		for ev, err := range progress {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.State == cdpbrowser.DownloadProgressStateCanceled {
+				t.Fatal("the download was canceled")
+			}
+			if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+				guid = ev.GUID
+				break
+			}
+		}
+		csv, err := os.ReadFile(filepath.Join(dir, guid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(csv), "Summary\n") || !strings.Contains(string(csv), "\nCIS-5.3,") {
+			t.Errorf("the CSV downloaded:\n%s", csv)
+		}
+		statusText(t, tab, "The report is downloaded as dormancy-compliance-last-30-days.csv.")
+	})
+
+	t.Run("a user's page says the audit trail is intact, and an admin sets and clears an expiry", func(t *testing.T) {
+		tab := newTab(t, browser)
+		open(t, tab, s.ConsoleURL)
+		signIn(t, tab, "breakglass")
+		do(t, tab,
+			chromedp.Click("carol", named("link", "carol")),
+			chromedp.WaitVisible("heading carol", named("heading", "carol")))
+		intact := func() int {
+			t.Helper()
+			got := textOf(t, tab, "the chain's verdict", `[...document.querySelectorAll('p')].find(p => p.textContent.startsWith('Audit trail '))`)
+			m := regexp.MustCompile(`^Audit trail intact \((\d+) entr(?:y|ies)\)\.$`).FindStringSubmatch(got)
+			if m == nil {
+				t.Fatalf("carol's page says %q", got)
+			}
+			n, _ := strconv.Atoi(m[1])
+			return n
+		}
+		entries := intact()
+		screenshot(t, tab, "console-user-chain.png")
+
+		// An end date a month away (on the stack's clock); the chain takes
+		// the change and stays intact. (Date is Chromium's role for a date
+		// input, which ARIA has no role for.)
+		day := s.Clock.Now().AddDate(0, 1, 0).UTC().Format(time.DateOnly)
+		do(t, tab,
+			chromedp.SetValue("Expires on", day, named("Date", "Expires on")),
+			chromedp.SendKeys("Expiry reason", "Contract ends", named("textbox", "Expiry reason")),
+			chromedp.Click("Set expiry", named("button", "Set expiry")))
+		statusText(t, tab, "carol expires on "+day+" (UTC).")
+		if stored, err := s.store.GetUser(context.Background(), carol); err != nil || stored.ExpiresAt.UTC().Format(time.DateOnly) != day {
+			t.Errorf("carol in the store: %+v %v", stored, err)
+		}
+		waitFor(t, tab, "one more entry", fmt.Sprintf(`[...document.querySelectorAll('p')].find(p => p.textContent === 'Audit trail intact (%d entries).')`, entries+1))
+
+		do(t, tab,
+			chromedp.SendKeys("Expiry reason", "Contract extended", named("textbox", "Expiry reason")),
+			chromedp.Click("Clear expiry", named("button", "Clear expiry")))
+		statusText(t, tab, "carol no longer expires.")
+		if stored, err := s.store.GetUser(context.Background(), carol); err != nil || !stored.ExpiresAt.IsZero() {
+			t.Errorf("carol in the store: %+v %v", stored, err)
+		}
+	})
+
+	t.Run("a changed audit entry shows the trail broken, where", func(t *testing.T) {
+		// bob's deactivation's reason rewritten in the table, behind the
+		// API's back: what the chain is there to catch (spec §9).
+		db := dynamotest.NewClient(s.ddb.Endpoint)
+		ctx := context.Background()
+		trail, err := db.Query(ctx, &dynamodb.QueryInput{
+			TableName: &s.Tables.Audit, KeyConditionExpression: aws.String("userId = :u"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":u": &ddbtypes.AttributeValueMemberS{Value: ids["bob"]}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(trail.Items, func(it map[string]ddbtypes.AttributeValue) bool {
+			op, _ := it["operation"].(*ddbtypes.AttributeValueMemberS)
+			return op != nil && op.Value == string(dormancy.OpDisableUserAccount)
+		})
+		if i < 0 {
+			t.Fatalf("bob's trail has no deactivation: %d entries", len(trail.Items))
+		}
+		if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &s.Tables.Audit, Key: map[string]ddbtypes.AttributeValue{"userId": trail.Items[i]["userId"], "sk": trail.Items[i]["sk"]},
+			UpdateExpression:          aws.String("SET reason = :x"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":x": &ddbtypes.AttributeValueMemberS{Value: "asked to leave"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		tab := newTab(t, browser)
+		open(t, tab, s.ConsoleURL)
+		signIn(t, tab, "breakglass")
+		do(t, tab,
+			chromedp.Click("bob", named("link", "bob")),
+			chromedp.WaitVisible("heading bob", named("heading", "bob")))
+		got := textOf(t, tab, "the chain's verdict", `[...document.querySelectorAll('p')].find(p => p.textContent.startsWith('Audit trail '))`)
+		if !strings.HasPrefix(got, "Audit trail broken at Account deactivated ") || !strings.HasSuffix(got, ": its content does not match its hash (changed after it was written).") {
+			t.Errorf("bob's page says %q", got)
+		}
+		screenshot(t, tab, "console-user-chain-broken.png")
 	})
 
 	t.Run("the API answers CORS for the console's origin only", func(t *testing.T) {
@@ -259,9 +444,98 @@ func TestConsole(t *testing.T) {
 	})
 }
 
-// chromium is the browser to drive: Debian's chromium (make test installs
-// it), or Chrome or Chromium where macOS keeps them.
+// A sweep held by the guard against mass deactivation (spec §5), in the
+// console: a stack whose guard holds above one user and 1% of the active
+// ones, the seed, 46 days, and a sweep invoked as Lambda would be, which
+// holds instead of deactivating admin, ops, alice and bob. The first two
+// subtests change nothing; the last releases the hold.
+func TestConsoleHeldSweep(t *testing.T) {
+	bin := chromium(t)
+	s := startStackWith(t, func(o *Options) {
+		o.ConsoleAddr = "127.0.0.1:0"
+		o.Env = map[string]string{"HOLD_ABOVE_COUNT": "1", "HOLD_ABOVE_PERCENT": "1"}
+	})
+	if _, err := s.Seed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Clock.Advance(1104 * time.Hour)
+	code, sum, raw := client{t}.do("POST", s.InvokeURL+"/2015-03-31/functions/Sweeper/invocations", "", `{}`)
+	if code != 200 || sum["held"] != true || sum["holdReason"] != "TooMany" {
+		t.Fatalf("the sweep did not hold: %d %s", code, raw)
+	}
+	browser := startBrowser(t, bin)
+
+	// openRelease opens the release's dialog from the held sweep's notice.
+	openRelease := func(t *testing.T) (context.Context, *chromedp.Node) {
+		tab := newTab(t, browser)
+		open(t, tab, s.ConsoleURL)
+		signIn(t, tab, "breakglass")
+		do(t, tab,
+			chromedp.Click("runs", named("link", "Runs and compliance")),
+			chromedp.WaitVisible("Sweep held", named("heading", "Sweep held")),
+			chromedp.Click("Release", named("button", "Release")))
+		return tab, nodeOf(t, tab, "the release's dialog", named("dialog", "Release the held sweep"))
+	}
+
+	t.Run("a held sweep is shown at the top, with Release", func(t *testing.T) {
+		tab := newTab(t, browser)
+		open(t, tab, s.ConsoleURL)
+		signIn(t, tab, "breakglass")
+		do(t, tab,
+			chromedp.Click("runs", named("link", "Runs and compliance")),
+			chromedp.WaitVisible("Sweep held", named("heading", "Sweep held")),
+			chromedp.WaitVisible("Release", named("button", "Release")))
+		waitFor(t, tab, "why it holds", `[...document.querySelectorAll('p')].find(p => p.textContent.includes('4 of 5 active users were due, more than the guard allows'))`)
+		waitFor(t, tab, "a held run", `[...document.querySelectorAll('td')].find(td => td.textContent === 'Yes: too many at once')`)
+		screenshot(t, tab, "console-held.png")
+	})
+
+	t.Run("a self-approved release is refused in words", func(t *testing.T) {
+		tab, dialog := openRelease(t)
+		do(t, tab,
+			chromedp.SendKeys("Approval reference", "BH-2027-009", named("textbox", "Approval reference"), chromedp.FromNode(dialog)),
+			chromedp.SendKeys("Approved by", "breakglass", named("textbox", "Approved by"), chromedp.FromNode(dialog)),
+			chromedp.Click("Release", named("button", "Release"), chromedp.FromNode(dialog)))
+		if got := alertText(t, tab); !strings.Contains(got, "not the caller") || strings.Contains(got, "{") {
+			t.Errorf("a self-approved release says %q, want the API's message in words", got)
+		}
+		if h, err := s.store.SweepHold(context.Background()); err != nil || !h.Held || h.Released {
+			t.Errorf("the hold after a refused release: %+v %v", h, err)
+		}
+	})
+
+	t.Run("a release approved by someone else succeeds", func(t *testing.T) {
+		tab, dialog := openRelease(t)
+		do(t, tab,
+			chromedp.SendKeys("Approval reference", "BH-2027-010", named("textbox", "Approval reference"), chromedp.FromNode(dialog)),
+			chromedp.SendKeys("Approved by", "head.of.sales", named("textbox", "Approved by"), chromedp.FromNode(dialog)),
+			chromedp.SendKeys("Comment", "Leavers of the reorganisation", named("textbox", "Comment"), chromedp.FromNode(dialog)),
+			chromedp.Click("Release", named("button", "Release"), chromedp.FromNode(dialog)),
+			chromedp.WaitNotPresent("dialog", named("dialog", "Release the held sweep")),
+			chromedp.WaitVisible("Sweep released", named("heading", "Sweep released")))
+		statusText(t, tab, "The sweep is released (approval BH-2027-010).")
+		h, err := s.store.SweepHold(context.Background())
+		if err != nil || !h.Released || h.ApprovalReference != "BH-2027-010" || h.ApprovedBy != "head.of.sales" {
+			t.Errorf("the hold after the release: %+v %v", h, err)
+		}
+		// Loaded again, the page says so, from the audit trail.
+		do(t, tab, chromedp.Reload(), chromedp.WaitVisible("Sweep released", named("heading", "Sweep released")))
+		if said, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('[role="status"]').textContent`)); err != nil || said != "" {
+			t.Errorf("the page was not loaded again: it says %q (%v)", said, err)
+		}
+		if n := count(t, tab, "button", "Release"); n != 0 {
+			t.Error("a released sweep still offers Release")
+		}
+		screenshot(t, tab, "console-released.png")
+	})
+}
+
+// chromium is the browser to drive: $CHROMIUM, Debian's chromium (make
+// test installs it), or Chrome or Chromium where macOS keeps them.
 func chromium(t *testing.T) string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -274,7 +548,7 @@ func chromium(t *testing.T) string {
 			}
 		}
 	}
-	t.Skip("no Chromium: make test installs it (apt-get install chromium)")
+	t.Fatal("no Chromium (set CHROMIUM, or apt-get install chromium; .ci/run installs it): the console is tested in a real browser")
 	return ""
 }
 
@@ -442,6 +716,43 @@ func alertText(t *testing.T, tab context.Context) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(text)
+}
+
+// waitFor waits until a JavaScript expression finds a visible element.
+func waitFor(t *testing.T, tab context.Context, what, expr string) {
+	t.Helper()
+	do(t, tab, chromedp.WaitVisible(what, byJS(expr)))
+}
+
+// textOf waits for the element an expression finds, and reads its text.
+func textOf(t *testing.T, tab context.Context, what, expr string) string {
+	t.Helper()
+	waitFor(t, tab, what, expr)
+	text, err := chromedp.Run(tab, chromedp.Text(what, byJS(expr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(text)
+}
+
+// statusText waits for a live region (role=status) that says something
+// starting with prefix, and reads it: what a screen reader announces after
+// a change.
+func statusText(t *testing.T, tab context.Context, prefix string) string {
+	t.Helper()
+	return textOf(t, tab, fmt.Sprintf("status %q", prefix),
+		fmt.Sprintf(`[...document.querySelectorAll('[role="status"]')].find(e => e.textContent.startsWith(%q))`, prefix))
+}
+
+// nodeOf is the one element the query finds, once it is visible.
+func nodeOf(t *testing.T, tab context.Context, what string, sel chromedp.QueryOption) *chromedp.Node {
+	t.Helper()
+	nodes, err := chromedp.Run(tab, chromedp.Nodes(what, sel, chromedp.NodeVisible))
+	if err != nil {
+		screenshot(t, tab, "console-failure-"+strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())+".png")
+		t.Fatalf("%s: %v", what, err)
+	}
+	return nodes[0]
 }
 
 // rowOf is the table row whose row header is name.
