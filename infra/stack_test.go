@@ -504,6 +504,11 @@ func TestRolesMatchTheDeclaration(t *testing.T) {
 				if d := cmp.Diff(want, g.deny[res]); d != "" {
 					t.Errorf("%s: Deny on %v (-want +got):\n%s", decl.Name, res, d)
 				}
+				for _, a := range []string{"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"} {
+					if !slices.Contains(g.deny[res], a) {
+						t.Errorf("%s: %s not denied on %v", decl.Name, a, res)
+					}
+				}
 			}
 			if len(g.deny) != 2 {
 				t.Errorf("%s: denies %v", decl.Name, g.deny)

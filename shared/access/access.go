@@ -70,8 +70,15 @@ var ContextVars = map[string]string{
 
 // AuditDenied are the actions every role is explicitly denied on the Audit
 // table, whatever else a policy might someday allow: nothing may change or
-// delete an entry.
-var AuditDenied = []string{"DeleteItem", "UpdateItem", "BatchWriteItem", "PartiQLDelete", "PartiQLUpdate", "PartiQLInsert"}
+// delete an entry, nor the table (deleting it, switching off its deletion
+// protection, a TTL that would expire entries).
+// PutItem cannot be denied (entries are written with it); every write
+// the code makes is conditional on a new key, and the hash chain shows an
+// overwrite.
+var AuditDenied = []string{
+	"DeleteItem", "UpdateItem", "BatchWriteItem", "PartiQLDelete", "PartiQLUpdate", "PartiQLInsert",
+	"DeleteTable", "UpdateTable", "UpdateTimeToLive",
+}
 
 // Functions is every function of the system.
 var Functions = []Function{

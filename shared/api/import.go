@@ -89,6 +89,9 @@ func importedUser(in importUser, now time.Time) (dormancy.User, error) {
 	if !dormancy.ValidUserID(in.UserID) {
 		return dormancy.User{}, invalid("userId must be a Cognito sub")
 	}
+	if dormancy.ReservedUserID(in.UserID) {
+		return dormancy.User{}, invalid("userId %s is reserved for Dormancy's own records", in.UserID)
+	}
 	// The login hook's rule: what Cognito would accept as a user name, and
 	// nothing else (no spaces, bidi overrides, zero-width characters).
 	name := in.Username

@@ -153,12 +153,18 @@ func reportOut(rep dormancy.Report, read int) reportView {
 
 // writeReportCSV writes the report as CSV that opens in a spreadsheet: one
 // section per table, each a title row, a header row and its rows, sections
-// apart by an empty row.
+// apart by an empty row. A cell a spreadsheet would read as a formula
+// (names and approvals come from users) is written as text.
 func writeReportCSV(w http.ResponseWriter, v reportView) error {
 	cw := csv.NewWriter(w)
 	section := func(title string, header []string, rows [][]string) {
 		cw.Write([]string{title})
 		cw.Write(header)
+		for _, row := range rows {
+			for i := range row {
+				row[i] = asText(row[i])
+			}
+		}
 		cw.WriteAll(rows)
 		cw.Write([]string{})
 	}
@@ -208,6 +214,16 @@ func writeReportCSV(w http.ResponseWriter, v reportView) error {
 	section("Runs in the period", []string{"runId", "kind", "startedAt", "endedAt", "dryRun", "held", "holdReason"}, rows)
 	cw.Flush()
 	return cw.Error()
+}
+
+// asText keeps a spreadsheet from evaluating a cell (OWASP's CSV
+// injection): one starting with =, +, -, @, a tab or a carriage return gets
+// a leading apostrophe, which spreadsheets show as text and do not display.
+func asText(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 func groupDays(m map[string]int) string {

@@ -19,6 +19,13 @@ func ValidUserID(s string) bool {
 	}) < 0
 }
 
+// ReservedUserID reports whether an id is one Dormancy keeps for itself
+// (the sweep's audit account, the system actor): no account may have it,
+// or its entries would land in Dormancy's own trail or read as Dormancy's.
+func ReservedUserID(s string) bool {
+	return strings.HasPrefix(strings.ToLower(s), "_dormancy") || strings.EqualFold(s, SystemActor)
+}
+
 // ValidUsername follows Cognito's pattern for user names,
 // [\p{L}\p{M}\p{S}\p{N}\p{P}]+, at most 128 characters: no spaces, no
 // control characters, no invisible formatting (zero-width, bidi overrides).
