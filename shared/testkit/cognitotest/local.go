@@ -44,13 +44,8 @@ func Start(dir string, port int) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	if port == 0 {
-		if port, err = localproc.FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	if localproc.InUse(port) {
-		return nil, fmt.Errorf("port %d is already in use: is another cognito-local (or make dev) running?", port)
+	if port, err = localproc.Port("cognito-local", port); err != nil {
+		return nil, err
 	}
 	// Pools sign in by user name (cognito-local's default is e-mail).
 	if err := os.MkdirAll(filepath.Join(dir, ".cognito"), 0o755); err != nil {

@@ -69,14 +69,9 @@ func StartPersistent(dir string, port int, dbPath string) (*Local, error) {
 }
 
 func start(dir string, port int, dbPath string) (*Local, error) {
-	if port == 0 {
-		var err error
-		if port, err = localproc.FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	if localproc.InUse(port) {
-		return nil, fmt.Errorf("port %d is already in use: is another DynamoDB Local (or make dev) running?", port)
+	port, err := localproc.Port("DynamoDB Local", port)
+	if err != nil {
+		return nil, err
 	}
 	args := []string{"-Xmx1g", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar", "-disableTelemetry", "-port", strconv.Itoa(port)}
 	if dbPath == "" {

@@ -34,6 +34,18 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// Port is the port a local service named name starts on: port, or a free
+// one for 0; an error when something already answers on it.
+func Port(name string, port int) (int, error) {
+	if port == 0 {
+		return FreePort()
+	}
+	if InUse(port) {
+		return 0, fmt.Errorf("port %d is already in use: is another %s (or make dev) running?", port, name)
+	}
+	return port, nil
+}
+
 // InUse reports whether something already answers on 127.0.0.1:port.
 func InUse(port int) bool {
 	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)

@@ -47,13 +47,8 @@ func Start(port int) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	if port == 0 {
-		if port, err = localproc.FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	if localproc.InUse(port) {
-		return nil, fmt.Errorf("port %d is already in use: is another aws-ses-v2-local (or make dev) running?", port)
+	if port, err = localproc.Port("aws-ses-v2-local", port); err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
