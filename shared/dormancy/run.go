@@ -62,6 +62,14 @@ func (g Guard) Holds(due, active int) bool {
 	return due > g.Count && float64(due)*100 > g.Percent*float64(active)
 }
 
+// Covers reports whether a released hold lets a run with due users go
+// ahead past the guard: the approval covers the users that were held and
+// as many more as the guard lets through on any night, and no more (a
+// release is not a standing exemption, even while it is not yet cleared).
+func (h SweepHold) Covers(due int, g Guard) bool {
+	return h.Held && h.Released && due <= h.Due+g.Count
+}
+
 // SweepHold is the sweep's state between runs: held (and why, by which run)
 // until an admin releases it with a recorded approval.
 type SweepHold struct {

@@ -250,3 +250,38 @@ func TestRunRecordsThePolicyInForce(t *testing.T) {
 		t.Errorf("recorded policy (-want +got):\n%s", d)
 	}
 }
+
+// A release approves the users that were held, and as many more as the
+// guard lets through on any night: not a standing exemption. When many
+// more fall due before the released run (or a hold left released because
+// clearing it failed), the run holds again.
+func TestReleaseCoversTheHeldUsersOnly(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.bulk(t, "due", 60, days(50))
+	f.bulk(t, "fine", 300, days(1))
+	sw := f.sweeper(policy)
+	sw.Guard = guard
+	if sum, err := sw.Run(ctx, false); err != nil || !sum.Held {
+		t.Fatalf("first run %+v %v", sum, err)
+	}
+	h, _ := f.store.SweepHold(ctx)
+	released, audit, err := dormancy.ReleaseSweep(h, dormancy.ReactivationRequest{Actor: "admin-1", ApprovalReference: "BH-9", ApprovedBy: "head.of.it"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.ReleaseSweep(ctx, released, audit); err != nil {
+		t.Fatal(err)
+	}
+	f.bulk(t, "late", 100, days(50)) // 160 due: over the 60 released plus 50
+	sum, err := sw.Run(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Held || sum.Deactivated != 0 || sum.Due != 160 {
+		t.Errorf("a release of 60 let %+v through", sum)
+	}
+	if c, _ := f.store.CountUsers(ctx); c.Active != 460 {
+		t.Errorf("active users %+v", c)
+	}
+}

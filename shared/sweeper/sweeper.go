@@ -159,7 +159,7 @@ func (s *Sweeper) Run(ctx context.Context, dryRun bool) (Summary, error) {
 	switch {
 	case len(missing) > 0:
 		reason = dormancy.HoldTriggersNotAttached
-	case s.Guard.Holds(r.sum.Due, r.sum.ActiveUsers) && !(hold.Held && hold.Released):
+	case s.Guard.Holds(r.sum.Due, r.sum.ActiveUsers) && !hold.Covers(r.sum.Due, s.Guard):
 		reason = dormancy.HoldTooMany
 	}
 	r.sum.Held, r.sum.HoldReason = reason != "", reason
@@ -174,7 +174,10 @@ func (s *Sweeper) Run(ctx context.Context, dryRun bool) (Summary, error) {
 			// The released (or no longer needed) hold ends with a run that
 			// went ahead and finished.
 			if err := s.Store.ClearSweepHold(ctx, hold); err != nil {
+				// Left released, the hold still covers no more than it did
+				// (SweepHold.Covers); the run is not complete.
 				s.Log.ErrorContext(ctx, "cannot clear the sweep's hold", "err", err)
+				r.fail(err)
 			}
 		}
 	}
@@ -255,6 +258,7 @@ func (r *run) digest() {
 	}
 	if err := r.s.Store.OweEvent(r.ctx, dormancy.NewEvent(ev.EventID, dormancy.SourceSweeps, dormancy.TypeSweepCompleted, dormancy.SweepsAccount, r.now, ev)); err != nil {
 		r.s.Log.ErrorContext(r.ctx, "cannot owe the sweep's digest", "err", err)
+		r.fail(err) // the run is not complete: the admins were not told
 	}
 }
 
