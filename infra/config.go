@@ -44,7 +44,6 @@ type Settings struct {
 var (
 	poolIDPattern   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]+$`)
 	schedulePattern = regexp.MustCompile(`^(cron\([^()]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$`)
-	emailPattern    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
 // ParseSettings reads the context through get (which returns "" for a key
@@ -129,7 +128,7 @@ func ParseSettings(get func(key string) string) (Settings, error) {
 		s.CORSOrigins = append(s.CORSOrigins, o)
 	}
 	if v := strings.TrimSpace(get("alarmEmail")); v != "" {
-		if !emailPattern.MatchString(v) {
+		if !dormancy.ValidEmail(v) {
 			return s, fmt.Errorf("context alarmEmail: %q is not an e-mail address", v)
 		}
 		s.AlarmEmail = v
@@ -140,7 +139,7 @@ func ParseSettings(get func(key string) string) (Settings, error) {
 	}
 	for key, dst := range map[string]*string{"senderEmail": &s.SenderEmail, "adminNotifyEmail": &s.AdminNotifyEmail} {
 		if v := strings.TrimSpace(get(key)); v != "" {
-			if !emailPattern.MatchString(v) {
+			if !dormancy.ValidEmail(v) {
 				return s, fmt.Errorf("context %s: %q is not an e-mail address", key, v)
 			}
 			*dst = v

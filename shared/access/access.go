@@ -181,14 +181,24 @@ var Functions = []Function{
 	},
 }
 
-// Get returns the declaration of the named function (Name or Dir).
-func Get(name string) Function {
+// Lookup finds the declaration of the named function (Name or Dir).
+func Lookup(name string) (Function, bool) {
 	for _, f := range Functions {
 		if f.Name == name || f.Dir == name {
-			return f
+			return f, true
 		}
 	}
-	panic(fmt.Sprintf("access: no function %q", name))
+	return Function{}, false
+}
+
+// Get returns the declaration of the named function (Name or Dir), and
+// panics for a name nobody declared (a programming error).
+func Get(name string) Function {
+	f, ok := Lookup(name)
+	if !ok {
+		panic(fmt.Sprintf("access: no function %q", name))
+	}
+	return f
 }
 
 // Tables lists the logical tables the function has any grant on.

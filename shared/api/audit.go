@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/dormancy/dormancy/shared/dormancy"
 	"github.com/dormancy/dormancy/shared/dynamo"
@@ -64,24 +63,13 @@ func (a *API) userAudit(w http.ResponseWriter, r *http.Request, c Caller) error 
 	return nil
 }
 
-// maxAuditRange bounds one cross-user audit query.
-const maxAuditRange = 366 * 24 * time.Hour
-
 func (a *API) audit(w http.ResponseWriter, r *http.Request, c Caller) error {
 	q := r.URL.Query()
-	now := a.now()
-	f := dynamo.AuditFilter{To: now, From: now.Add(-30 * 24 * time.Hour)}
-	var err error
-	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
-		if v := q.Get(name); v != "" {
-			if *dst, err = time.Parse(time.RFC3339, v); err != nil {
-				return invalid("%s must be an RFC 3339 time", name)
-			}
-		}
+	from, to, err := period(q.Get("from"), q.Get("to"), a.now())
+	if err != nil {
+		return err
 	}
-	if f.To.Before(f.From) || f.To.Sub(f.From) > maxAuditRange {
-		return invalid("from must be before to, at most 366 days apart")
-	}
+	f := dynamo.AuditFilter{From: from, To: to}
 	switch op := dormancy.Operation(q.Get("operation")); op {
 	case "", dormancy.OpCreateUserAccount, dormancy.OpEnableUserAccount, dormancy.OpDisableUserAccount, dormancy.OpRecordUserCleared,
 		dormancy.OpUserExpirySet, dormancy.OpSweepHeld, dormancy.OpSweepReleased:

@@ -130,7 +130,7 @@ func importedUser(in importUser, now time.Time) (dormancy.User, error) {
 			return dormancy.User{}, invalid("expiresAt must be an RFC 3339 time in the future")
 		}
 	}
-	if in.Email != "" && !validEmail(in.Email) {
+	if in.Email != "" && !dormancy.ValidEmail(in.Email) {
 		return dormancy.User{}, invalid("email %q is not an e-mail address", in.Email)
 	}
 	if created.IsZero() {
@@ -209,9 +209,4 @@ func csvProblem(err error) string {
 		return pe.Err.Error()
 	}
 	return "malformed CSV"
-}
-
-func validEmail(s string) bool {
-	return len(s) <= 254 && strings.Count(s, "@") == 1 && !strings.ContainsAny(s, " \t\r\n") &&
-		strings.Index(s, "@") > 0 && strings.Contains(s[strings.Index(s, "@"):], ".")
 }

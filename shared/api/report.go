@@ -118,19 +118,11 @@ func reportOut(rep dormancy.Report, read int) reportView {
 		return out
 	}
 	v := reportView{
-		AsOf: dormancy.FormatTime(rep.AsOf), From: dormancy.FormatTime(rep.From), To: dormancy.FormatTime(rep.To), Policy: rep.Policy,
+		AsOf: dormancy.FormatTime(rep.AsOf), From: dormancy.FormatTime(rep.From), To: dormancy.FormatTime(rep.To), Policy: policyOut(rep.Policy),
 		ActiveUsers: rep.ActiveUsers, PastThresholdNotDeactivated: len(rep.PastThreshold),
 		PastThreshold: users(rep.PastThreshold), ExemptPastThreshold: users(rep.ExemptPastThreshold),
 		Deactivations: map[string]int{string(dormancy.ReasonInactivity): 0, string(dormancy.ReasonAdmin): 0, string(dormancy.ReasonExpired): 0},
 		Reactivations: []reactivationReportView{}, Runs: []runView{}, ItemsRead: read,
-	}
-	if v.Policy.GroupDays == nil {
-		v.Policy.GroupDays = map[string]int{}
-	}
-	for _, l := range []*[]string{&v.Policy.ExemptGroups, &v.Policy.ScopeGroups} {
-		if *l == nil {
-			*l = []string{}
-		}
 	}
 	for reason, n := range rep.Deactivations {
 		v.Deactivations[string(reason)] += n

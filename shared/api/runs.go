@@ -152,16 +152,21 @@ func (a *API) startSync(w http.ResponseWriter, r *http.Request, c Caller) error 
 }
 
 func runOut(run dormancy.Run) runView {
-	if run.Policy.GroupDays == nil {
-		run.Policy.GroupDays = map[string]int{}
+	return runView{
+		RunID: run.RunID, Kind: run.Kind, StartedAt: dormancy.FormatTime(run.StartedAt), EndedAt: dormancy.FormatTime(run.EndedAt),
+		DryRun: run.DryRun, Held: run.Held, HoldReason: run.HoldReason, Policy: policyOut(run.Policy), Summary: run.Summary,
 	}
-	for _, l := range []*[]string{&run.Policy.ExemptGroups, &run.Policy.ScopeGroups} {
+}
+
+// policyOut is a policy as the API shows it: empty lists and maps, not null.
+func policyOut(p dormancy.RunPolicy) dormancy.RunPolicy {
+	if p.GroupDays == nil {
+		p.GroupDays = map[string]int{}
+	}
+	for _, l := range []*[]string{&p.ExemptGroups, &p.ScopeGroups} {
 		if *l == nil {
 			*l = []string{}
 		}
 	}
-	return runView{
-		RunID: run.RunID, Kind: run.Kind, StartedAt: dormancy.FormatTime(run.StartedAt), EndedAt: dormancy.FormatTime(run.EndedAt),
-		DryRun: run.DryRun, Held: run.Held, HoldReason: run.HoldReason, Policy: run.Policy, Summary: run.Summary,
-	}
+	return p
 }

@@ -67,7 +67,7 @@ func MustLoad(function string) Env {
 // local stack uses it to wire each function exactly as its main does, with a
 // lookup over only the variables the function is declared to read.
 func LoadFunction(name string, lookup config.Lookup) (Env, error) {
-	f, ok := function(name)
+	f, ok := access.Lookup(name)
 	if !ok {
 		return Env{}, fmt.Errorf("boot: no function %q in shared/access", name)
 	}
@@ -83,16 +83,6 @@ func LoadFunction(name string, lookup config.Lookup) (Env, error) {
 		return Env{}, fmt.Errorf("AWS configuration: %w", err)
 	}
 	return Env{Config: c, AWS: a}, nil
-}
-
-// function finds a declaration by Name or Dir (access.Get panics instead).
-func function(name string) (access.Function, bool) {
-	for _, f := range access.Functions {
-		if f.Name == name || f.Dir == name {
-			return f, true
-		}
-	}
-	return access.Function{}, false
 }
 
 // Store is the DynamoDB store over the function's tables, its client built

@@ -6,7 +6,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -108,7 +107,7 @@ func Load(lookup Lookup) (Config, error) {
 		name string
 		dst  *string
 	}{{"SENDER_EMAIL", &c.SenderEmail}, {"ADMIN_NOTIFY_EMAIL", &c.AdminNotifyEmail}} {
-		if *v.dst = get(v.name); *v.dst != "" && !emailPattern.MatchString(*v.dst) {
+		if *v.dst = get(v.name); *v.dst != "" && !dormancy.ValidEmail(*v.dst) {
 			return c, fmt.Errorf("%s: %q is not an e-mail address", v.name, *v.dst)
 		}
 	}
@@ -157,8 +156,6 @@ func (c Config) Require(names ...string) error {
 	}
 	return nil
 }
-
-var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 
 func floatVar(get func(string) string, name string, def, min, max float64) (float64, error) {
 	v := get(name)

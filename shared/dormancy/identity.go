@@ -1,6 +1,7 @@
 package dormancy
 
 import (
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -24,6 +25,23 @@ func ValidUserID(s string) bool {
 // or its entries would land in Dormancy's own trail or read as Dormancy's.
 func ReservedUserID(s string) bool {
 	return strings.HasPrefix(strings.ToLower(s), "_dormancy") || strings.EqualFold(s, SystemActor)
+}
+
+// emailPattern is what Dormancy takes for an e-mail address: one @, no
+// white space, a dot in the domain.
+var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+
+// ValidEmail reports whether s is an address Dormancy sends to or keeps
+// (at most 254 characters, RFC 5321's limit).
+func ValidEmail(s string) bool { return len(s) <= 254 && emailPattern.MatchString(s) }
+
+// Email is s trimmed if it is a valid address, and "" if not: what the
+// login hook and the pool sync keep of Cognito's email attribute.
+func Email(s string) string {
+	if s = strings.TrimSpace(s); ValidEmail(s) {
+		return s
+	}
+	return ""
 }
 
 // ValidUsername follows Cognito's pattern for user names,

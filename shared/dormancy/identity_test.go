@@ -2,6 +2,7 @@ package dormancy
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -43,6 +44,26 @@ func TestValidUsername(t *testing.T) {
 	} {
 		if got := ValidUsername(name); got != want {
 			t.Errorf("%q: %v, want %v", name, got, want)
+		}
+	}
+}
+
+// One e-mail rule for what Dormancy keeps and sends to: the login hook and
+// the pool sync (Cognito's email attribute), imports, and the settings.
+func TestEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		"ann@example.com":                  "ann@example.com",
+		"  ann@example.com\t":              "ann@example.com",
+		"a@b":                              "", // no dot in the domain
+		"@example.com":                     "",
+		"ann@@example.com":                 "",
+		"ann smith@example.com":            "",
+		"ann@example.com\nBcc:x":           "",
+		"":                                 "",
+		strings.Repeat("a", 250) + "@x.io": "",
+	} {
+		if got := Email(in); got != want {
+			t.Errorf("Email(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

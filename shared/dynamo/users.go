@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -151,6 +152,32 @@ func (s *Store) RecordSignIn(ctx context.Context, userID string, at time.Time, e
 type Profile struct {
 	Groups []string
 	Email  string
+}
+
+// ProfileChange is what to record of groups (nil: keep) and e-mail (empty:
+// keep) when they differ from the stored user; nil when nothing does.
+func ProfileChange(u dormancy.User, groups []string, email string) *Profile {
+	var p Profile
+	if groups != nil && !sameSet(u.Groups, groups) {
+		p.Groups = groups
+	}
+	if email != "" && email != u.Email {
+		p.Email = email
+	}
+	if p.Groups == nil && p.Email == "" {
+		return nil
+	}
+	return &p
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // SetProfile records a user's groups and e-mail as Cognito has them. It

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -152,7 +151,7 @@ func (h *Hook) preAuthentication(ctx context.Context, log *slog.Logger, userName
 		log.ErrorContext(ctx, "cannot read user; refusing sign-in", "userId", id, "err", err)
 		return unavailable
 	}
-	if p := changedProfile(u, nil, email(attrs)); p != nil {
+	if p := dynamo.ProfileChange(u, nil, email(attrs)); p != nil {
 		// Rare (the e-mail changed in Cognito): one more write, not refused on.
 		if err := h.store.SetProfile(ctx, id, *p); err != nil {
 			log.WarnContext(ctx, "cannot record the user's e-mail", "userId", id, "err", err)
@@ -308,7 +307,7 @@ func (h *Hook) preTokenGeneration(ctx context.Context, log *slog.Logger, src, us
 		log.ErrorContext(ctx, "cannot read user; refusing tokens", "userId", id, "err", err)
 		return unavailable
 	}
-	if p := changedProfile(u, groups, email(attrs)); p != nil {
+	if p := dynamo.ProfileChange(u, groups, email(attrs)); p != nil {
 		if err := h.store.SetProfile(ctx, id, *p); err != nil {
 			log.ErrorContext(ctx, "cannot record groups", "userId", id, "err", err)
 			return unavailable
@@ -319,37 +318,5 @@ func (h *Hook) preTokenGeneration(ctx context.Context, log *slog.Logger, src, us
 	return h.admit(ctx, log, u)
 }
 
-// email is the user's e-mail as Cognito sent it, if it looks like one.
-func email(attrs map[string]string) string {
-	e := strings.TrimSpace(attrs["email"])
-	if len(e) > 254 || strings.Count(e, "@") != 1 || strings.ContainsAny(e, " \t\r\n") {
-		return ""
-	}
-	return e
-}
-
-// changedProfile is what to record of groups (nil: keep) and e-mail (empty:
-// keep) when they differ from the stored user; nil when nothing does.
-func changedProfile(u dormancy.User, groups []string, email string) *dynamo.Profile {
-	var p dynamo.Profile
-	if groups != nil && !sameSet(u.Groups, groups) {
-		p.Groups = groups
-	}
-	if email != "" && email != u.Email {
-		p.Email = email
-	}
-	if p.Groups == nil && p.Email == "" {
-		return nil
-	}
-	return &p
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
-}
+// email is the user's e-mail as Cognito sent it, if it is one.
+func email(attrs map[string]string) string { return dormancy.Email(attrs["email"]) }

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -282,24 +281,18 @@ func (s *Syncer) page(ctx context.Context, log *slog.Logger, users []cipt.UserTy
 			continue
 		}
 		count(func() { st.Listed++ })
-		groups, email := groups[name], attr(cu, "email")
+		groups, email := groups[name], dormancy.Email(attr(cu, "email"))
 		if groups == nil {
 			groups = []string{}
 		}
 		if u, ok := known[id]; ok {
 			count(func() { st.Matched++ })
-			var p dynamo.Profile
-			if !sameSet(u.Groups, groups) {
-				p.Groups = groups
-			}
-			if email != "" && email != u.Email {
-				p.Email = email
-			}
-			if p.Groups == nil && p.Email == "" {
+			p := dynamo.ProfileChange(u, groups, email)
+			if p == nil {
 				continue
 			}
 			g.Go(func() error {
-				if err := s.Store.SetProfile(gctx, id, p); err != nil && !errors.Is(err, dormancy.ErrNotFound) {
+				if err := s.Store.SetProfile(gctx, id, *p); err != nil && !errors.Is(err, dormancy.ErrNotFound) {
 					return fmt.Errorf("update %s: %w", id, err)
 				}
 				if p.Groups != nil {
@@ -383,11 +376,4 @@ func attr(u cipt.UserType, name string) string {
 		}
 	}
 	return ""
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
